@@ -1,0 +1,1 @@
+"""Builds, validates and publishes the NCI Imaging Data Commons index files as Dagster assets."""

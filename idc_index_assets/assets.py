@@ -1,0 +1,118 @@
+"""The asset factory: one partitioned asset per index of the registry, and one external asset per
+IDC BigQuery table the queries read (found by parsing the SQL, never listed by hand)."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    DynamicPartitionsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    asset,
+)
+
+from .build import build_index
+from .contract import bigquery_type
+from .queries import IndexQuery, SourceTable, load_query, parse_idc_version
+from .registry import IndexSpec
+from .resources import ArtifactStore, IndexEngine
+from .source_contract import source_tables as source_contract_tables
+
+IDC_VERSION_PARTITIONS = DynamicPartitionsDefinition(name="idc_version")
+SOURCE_GROUP = "idc_source"
+
+
+def source_asset_key(table: SourceTable) -> AssetKey:
+    return AssetKey([SOURCE_GROUP, table.dataset.replace("NN", ""), table.table])
+
+
+def source_asset_specs(queries: list[IndexQuery]) -> list[AssetSpec]:
+    tables = {table: None for query in queries for table in query.source_tables}
+    contract = source_contract_tables()
+    specs = []
+    for table in tables:
+        schema = contract.get(table.contract_name)
+        metadata = {"bigquery/table": f"{table.contract_name} (NN = IDC version)"}
+        if schema is not None:
+            metadata["dagster/column_schema"] = TableSchema(
+                columns=[TableColumn(f.name, _type_label(f.type)) for f in schema]
+            )
+        specs.append(
+            AssetSpec(
+                key=source_asset_key(table),
+                description=(
+                    f"IDC BigQuery table `{table.contract_name}`, one dataset per IDC release "
+                    "(NN); the duckdb engine reads it from the local source snapshot."
+                ),
+                group_name=SOURCE_GROUP,
+                kinds={"bigquery"},
+                metadata=metadata,
+            )
+        )
+    return specs
+
+
+def _type_label(arrow_type) -> str:
+    name, mode = bigquery_type(arrow_type)
+    return f"{name} {mode}" if mode == "REPEATED" else name
+
+
+def column_schema(spec: IndexSpec, query: IndexQuery) -> TableSchema:
+    descriptions = {doc.name: doc.description for doc in query.columns}
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name=column.name,
+                type=f"{column.type} {column.mode}" if column.mode == "REPEATED" else column.type,
+                description=descriptions.get(column.name),
+            )
+            for column in spec.contract.columns
+        ]
+    )
+
+
+def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
+    query = load_query(spec.name)
+    deps = [source_asset_key(table) for table in query.source_tables]
+    deps += [AssetKey(name) for name in query.upstream_indices]
+
+    @asset(
+        name=spec.name,
+        partitions_def=IDC_VERSION_PARTITIONS,
+        description=query.table_description,
+        code_version=query.code_version,
+        deps=deps,
+        group_name="supplementary" if spec.supplementary else "indices",
+        kinds={"sql", "parquet"},
+        metadata={
+            "dagster/column_schema": column_schema(spec, query),
+            "query_file": MetadataValue.path(str(query.path)),
+            "primary_key": ", ".join(spec.primary_key),
+            "in_wheel": spec.in_wheel,
+        },
+    )
+    def index_asset(
+        context: AssetExecutionContext, index_engine: IndexEngine, artifacts: ArtifactStore
+    ) -> MaterializeResult:
+        idc_version = parse_idc_version(context.partition_key)
+        result = build_index(spec, query, idc_version, engine=index_engine, store=artifacts)
+        written = result.written
+        context.log.info(f"{spec.name}: {written.rows} rows, {written.bytes} bytes → {written.parquet}")
+        return MaterializeResult(
+            metadata={
+                "dagster/row_count": written.rows,
+                "path": MetadataValue.path(str(written.parquet)),
+                "bytes": written.bytes,
+                "sha256": written.sha256,
+                "idc_version": idc_version,
+                "release_version": result.release_version,
+                **result.engine_metadata,
+            }
+        )
+
+    return index_asset

@@ -1,0 +1,38 @@
+"""The Dagster code location: assembles the index assets, the source tables, jobs and resources."""
+
+from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
+
+from . import settings
+from .assets import IDC_VERSION_PARTITIONS, build_index_asset, source_asset_specs
+from .queries import load_query
+from .registry import INDICES
+from .resources import ArtifactStore, IndexEngine
+
+settings.apply_defaults()
+
+index_assets = [build_index_asset(spec) for spec in INDICES]
+
+build_indices_job = define_asset_job(
+    "build_indices",
+    selection=AssetSelection.assets(*index_assets),
+    partitions_def=IDC_VERSION_PARTITIONS,
+    description="Build every index of one IDC version.",
+)
+
+defs = Definitions(
+    assets=[*source_asset_specs([load_query(spec.name) for spec in INDICES]), *index_assets],
+    jobs=[build_indices_job],
+    resources={
+        "index_engine": IndexEngine(
+            engine=EnvVar("IDC_ENGINE"),
+            source_dir=EnvVar("IDC_SOURCE_DIR"),
+            duckdb_memory_limit=EnvVar("IDC_DUCKDB_MEMORY_LIMIT"),
+            gcp_project=EnvVar("GCP_PROJECT"),
+            bigquery_api_endpoint=EnvVar("IDC_BIGQUERY_API_ENDPOINT"),
+            maximum_bytes_billed=EnvVar("IDC_MAX_BYTES_BILLED"),
+        ),
+        "artifacts": ArtifactStore(
+            root=EnvVar("IDC_ARTIFACTS_DIR"), release_version=EnvVar("IDC_RELEASE_VERSION")
+        ),
+    },
+)

@@ -1,0 +1,64 @@
+"""The registry of indices: one entry per published index, driving the asset factory, the checks,
+the package and the release. Adding an index is one SQL file in `queries/`, one entry here and
+its columns in the contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from .contract import IndexContract, index_contract
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Every non-null value of `column` must appear in `index`.`target_column`."""
+
+    column: str
+    index: str
+    target_column: str
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    primary_key: tuple[str, ...]
+    references: tuple[Reference, ...] = ()
+
+    @cached_property
+    def contract(self) -> IndexContract:
+        return index_contract(self.name)
+
+    @property
+    def in_wheel(self) -> bool:
+        return self.contract.in_wheel
+
+    @property
+    def supplementary(self) -> bool:
+        return self.contract.supplementary
+
+
+INDICES: tuple[IndexSpec, ...] = (
+    IndexSpec(
+        "idc_index",
+        primary_key=("SeriesInstanceUID",),
+        references=(
+            Reference("collection_id", "collections_index", "collection_id"),
+            Reference("analysis_result_id", "analysis_results_index", "analysis_result_id"),
+        ),
+    ),
+    IndexSpec(
+        "prior_versions_index",
+        primary_key=("crdc_series_uuid", "gcs_bucket", "min_idc_version"),
+    ),
+    IndexSpec("collections_index", primary_key=("collection_id",)),
+    IndexSpec("analysis_results_index", primary_key=("analysis_result_id",)),
+    IndexSpec("version_metadata_index", primary_key=("idc_version",)),
+    IndexSpec(
+        "tcia_idc_subset",
+        primary_key=("SeriesInstanceUID",),
+        references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
+    ),
+)
+
+INDEX_BY_NAME = {spec.name: spec for spec in INDICES}

@@ -1,0 +1,91 @@
+"""Dagster resources: where index queries run (`IndexEngine`) and where artifacts go
+(`ArtifactStore`). Assets talk to these interfaces only and never branch on the engine."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from .bigquery import BigQueryEngine, IDCBigQueryResource
+from .engines import DuckDBEngine, QueryRun
+from .queries import SOURCE_PROJECT
+
+_RELEASE_VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+
+
+class IndexEngine(ConfigurableResource):
+    """Runs index queries: on BigQuery, or embedded in DuckDB over a local source snapshot."""
+
+    engine: str = Field(default="duckdb", description="duckdb (default) or bigquery")
+    source_dir: str = Field(
+        default="data/source", description="Root of the local source snapshot (duckdb engine)"
+    )
+    duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory limit; spills beyond")
+    gcp_project: str = Field(default="", description="BigQuery billing project (empty: ADC's)")
+    bigquery_api_endpoint: str = Field(
+        default="", description="BigQuery API endpoint (empty: Google's; set for an emulator)"
+    )
+    maximum_bytes_billed: str = Field(
+        default="0", description="Refuse BigQuery queries billing more bytes than this (0: no cap)"
+    )
+
+    def _duckdb(self) -> DuckDBEngine:
+        return DuckDBEngine(Path(self.source_dir), memory_limit=self.duckdb_memory_limit)
+
+    def _bigquery(self) -> BigQueryEngine:
+        resource = IDCBigQueryResource(
+            project=self.gcp_project or None, api_endpoint=self.bigquery_api_endpoint or None
+        )
+        return BigQueryEngine(resource, maximum_bytes_billed=int(self.maximum_bytes_billed or 0))
+
+    def _primary(self) -> DuckDBEngine | BigQueryEngine:
+        if self.engine == "duckdb":
+            return self._duckdb()
+        if self.engine == "bigquery":
+            return self._bigquery()
+        raise ValueError(f"IDC_ENGINE must be 'duckdb' or 'bigquery', got {self.engine!r}")
+
+    @contextlib.contextmanager
+    def run(
+        self, sql: str, *, query_file: str, local_tables: dict[str, Path] | None = None
+    ) -> Iterator[QueryRun]:
+        # A query over other indices reads their local artifact files, whichever engine made them.
+        runner = self._duckdb() if local_tables else self._primary()
+        with runner.run(sql, query_file=query_file, local_tables=local_tables) as run:
+            yield run
+
+    def available_versions(self) -> list[int]:
+        """The IDC versions the source offers, oldest first."""
+        if self.engine == "duckdb":
+            root = Path(self.source_dir) / SOURCE_PROJECT
+            found = [re.fullmatch(r"idc_v(\d+)", p.name) for p in root.glob("idc_v*")]
+            return sorted(int(m[1]) for m in found if m)
+        with self._bigquery().resource.get_client() as client:
+            rows = client.query(
+                f"SELECT MAX(idc_version) AS v FROM `{SOURCE_PROJECT}.idc_current.version_metadata`"
+            ).result()
+            newest = next(iter(rows)).v
+        return list(range(1, int(newest) + 1))
+
+
+class ArtifactStore(ConfigurableResource):
+    """Local directory of built artifacts: `<root>/<idc_version>/<index>.parquet` and sidecars."""
+
+    root: str = Field(default="data/artifacts", description="Artifacts root directory")
+    release_version: str = Field(
+        default="", description="idc-index-data version X.Y.Z written into artifacts (empty: N.0.0)"
+    )
+
+    def directory(self, idc_version: int) -> Path:
+        return Path(self.root) / str(idc_version)
+
+    def release_version_for(self, idc_version: int) -> str:
+        version = self.release_version or f"{idc_version}.0.0"
+        if not _RELEASE_VERSION.match(version):
+            raise ValueError(f"release version must look like X.Y.Z, got {version!r}")
+        return version

@@ -1,0 +1,38 @@
+"""Configuration by environment variables, with the defaults that make a fresh checkout work
+offline. Dagster resources read these through `EnvVar`, so the UI shows where each value comes
+from; `apply_defaults` fills in the unset ones (paths relative to the working directory)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULTS = {
+    # duckdb (embedded, over a local source snapshot) or bigquery
+    "IDC_ENGINE": "duckdb",
+    # root of the local source snapshot the duckdb engine reads
+    "IDC_SOURCE_DIR": "data/source",
+    # where artifacts are written, one directory per IDC version
+    "IDC_ARTIFACTS_DIR": "data/artifacts",
+    # idc-index-data release version written into the artifacts; empty means <N>.0.0
+    "IDC_RELEASE_VERSION": "",
+    # memory DuckDB may use before it spills to disk
+    "IDC_DUCKDB_MEMORY_LIMIT": "4GB",
+    # BigQuery billing project; empty means the Application Default Credentials' project
+    "GCP_PROJECT": "",
+    # BigQuery API endpoint; empty means Google's (set it to use an emulator)
+    "IDC_BIGQUERY_API_ENDPOINT": "",
+    # refuse BigQuery queries that would bill more than this many bytes; 0 means no limit
+    "IDC_MAX_BYTES_BILLED": "0",
+}
+
+PATH_SETTINGS = ("IDC_SOURCE_DIR", "IDC_ARTIFACTS_DIR")
+
+
+def apply_defaults() -> None:
+    for name, value in DEFAULTS.items():
+        if name in PATH_SETTINGS:
+            value = str(Path(value).resolve())
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
