@@ -23,7 +23,9 @@ import pyarrow.parquet as pq
 from .contract import IndexContract, conform_batch, target_schema
 from .queries import ColumnDoc
 from .validation import (
+    CONTRACT_CHECK,
     IDC_VERSION_KEY,
+    INTEGRITY_CHECK,
     QUERY_SHA256_KEY,
     RELEASE_VERSION_KEY,
     check_contract,
@@ -39,9 +41,10 @@ _PUBLISH_ORDER = ("sql", "schema", "parquet", "sha256")
 class ArtifactValidationError(RuntimeError):
     """The new artifacts broke the contract or failed integrity; the previous ones were kept."""
 
-    def __init__(self, name: str, problems: list[str]):
+    def __init__(self, name: str, problems: dict[str, list[str]]):
         self.name, self.problems = name, problems
-        super().__init__(f"{name}: artifacts failed validation: " + "; ".join(problems))
+        listed = [f"{check}: {problem}" for check, found in problems.items() for problem in found]
+        super().__init__(f"{name}: new artifacts rejected, previous ones kept: " + "; ".join(listed))
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,12 @@ def write_index(
     result_names = batches.schema.names
     if result_names != contract.column_names:
         raise ArtifactValidationError(
-            name, [f"query returns columns {result_names}, contract says {contract.column_names}"]
+            name,
+            {
+                CONTRACT_CHECK: [
+                    f"query returns columns {result_names}, contract says {contract.column_names}"
+                ]
+            },
         )
     directory.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".staging", dir=directory))
@@ -132,10 +140,13 @@ def write_index(
         }
         files["schema"].write_text(json.dumps(document, indent=2) + "\n")
         files["sql"].write_text(sql)
-        problems = check_contract(staging, contract) + check_integrity(
-            staging, name, release_version=release_version, idc_version=idc_version
-        )
-        if problems:
+        problems = {
+            CONTRACT_CHECK: check_contract(staging, contract),
+            INTEGRITY_CHECK: check_integrity(
+                staging, name, release_version=release_version, idc_version=idc_version
+            ),
+        }
+        if any(problems.values()):
             raise ArtifactValidationError(name, problems)
         final = index_files(directory, name)
         for key in _PUBLISH_ORDER:

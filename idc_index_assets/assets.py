@@ -3,12 +3,16 @@ IDC BigQuery table the queries read (found by parsing the SQL, never listed by h
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     AssetSpec,
     DynamicPartitionsDefinition,
+    Failure,
     MaterializeResult,
     MetadataValue,
     TableColumn,
@@ -16,12 +20,15 @@ from dagster import (
     asset,
 )
 
+from .artifacts import ArtifactValidationError
 from .build import build_index
+from .checks import Outcome, blocking_check_specs, key_outcome
 from .contract import bigquery_type
 from .queries import IndexQuery, SourceTable, load_query, parse_idc_version
 from .registry import IndexSpec
 from .resources import ArtifactStore, IndexEngine
 from .source_contract import source_tables as source_contract_tables
+from .validation import CONTRACT_CHECK, INTEGRITY_CHECK
 
 IDC_VERSION_PARTITIONS = DynamicPartitionsDefinition(name="idc_version")
 SOURCE_GROUP = "idc_source"
@@ -89,6 +96,7 @@ def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
         deps=deps,
         group_name="supplementary" if spec.supplementary else "indices",
         kinds={"sql", "parquet"},
+        check_specs=blocking_check_specs(spec, IDC_VERSION_PARTITIONS),
         metadata={
             "dagster/column_schema": column_schema(spec, query),
             "query_file": MetadataValue.path(str(query.path)),
@@ -98,12 +106,19 @@ def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
     )
     def index_asset(
         context: AssetExecutionContext, index_engine: IndexEngine, artifacts: ArtifactStore
-    ) -> MaterializeResult:
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
         idc_version = parse_idc_version(context.partition_key)
-        result = build_index(spec, query, idc_version, engine=index_engine, store=artifacts)
+        key = context.asset_key
+        try:
+            result = build_index(spec, query, idc_version, engine=index_engine, store=artifacts)
+        except ArtifactValidationError as error:
+            # Report why as failed checks; no materialization is recorded, old files stay.
+            for check, problems in error.problems.items():
+                yield Outcome(check, problems).result(key)
+            raise Failure(description=str(error)) from error
         written = result.written
         context.log.info(f"{spec.name}: {written.rows} rows, {written.bytes} bytes → {written.parquet}")
-        return MaterializeResult(
+        yield MaterializeResult(
             metadata={
                 "dagster/row_count": written.rows,
                 "path": MetadataValue.path(str(written.parquet)),
@@ -114,5 +129,12 @@ def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
                 **result.engine_metadata,
             }
         )
+        # The build validated contract and integrity on these very bytes before publishing them.
+        yield Outcome(CONTRACT_CHECK, metadata={"columns": len(written.schema)}).result(key)
+        yield Outcome(
+            INTEGRITY_CHECK,
+            metadata={"sha256": written.sha256, "release_version": result.release_version},
+        ).result(key)
+        yield key_outcome(spec, written.directory).result(key)
 
     return index_asset

@@ -87,6 +87,48 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from .checks import verify_directory
+    from .registry import INDICES
+    from .validation import IDC_VERSION_KEY, RELEASE_VERSION_KEY, index_files
+
+    directory = Path(args.path)
+    if not directory.is_dir():
+        return _fail(f"{directory} is not a directory")
+    results = verify_directory(directory, INDICES)
+    if not results:
+        return _fail(f"no index parquet files in {directory}")
+    by_file: dict[str, list] = {}
+    for name, outcome in results:
+        by_file.setdefault(name, []).append(outcome)
+    failed = 0
+    for name, outcomes in by_file.items():
+        problems = [f"{o.name}: {p}" for o in outcomes for p in o.problems]
+        failed += bool(problems)
+        file = index_files(directory, name)["parquet"].name
+        print(f"FAIL {file}: " + "; ".join(problems) if problems else f"ok   {file}")
+    for label, key in (("release version", RELEASE_VERSION_KEY), ("IDC version", IDC_VERSION_KEY)):
+        found = _embedded_versions(directory, list(by_file), key)
+        if len(set(found.values())) > 1:
+            failed += 1
+            print(f"FAIL files disagree on the {label}: {found}")
+    print(f"verified {len(by_file)} indices in {directory}: {failed} problem(s)")
+    return 1 if failed else 0
+
+
+def _embedded_versions(directory: Path, names: list[str], key: bytes) -> dict[str, str]:
+    import pyarrow.parquet as pq
+
+    found = {}
+    for name in dict.fromkeys(names):
+        try:
+            metadata = pq.read_schema(directory / f"{name}.parquet").metadata or {}
+        except Exception:
+            continue
+        found[name] = metadata.get(key, b"").decode()
+    return found
+
+
 def _resolved(resource):
     """A resource with its EnvVar fields read from the environment, for use outside a run."""
     return resource.process_config_and_initialize()
@@ -111,6 +153,10 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--select", help="comma-separated index names (default: all)")
     build.add_argument("--release-version", help="release version X.Y.Z (default: N.0.0)")
     build.set_defaults(handler=_build)
+
+    verify = commands.add_parser("verify", help="check a directory of artifacts")
+    verify.add_argument("path", help="directory holding <index>.parquet files and sidecars")
+    verify.set_defaults(handler=_verify)
     return top
 
 

@@ -4,6 +4,7 @@ from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
 
 from . import settings
 from .assets import IDC_VERSION_PARTITIONS, build_index_asset, source_asset_specs
+from .checks import build_warning_checks
 from .queries import load_query
 from .registry import INDICES
 from .resources import ArtifactStore, IndexEngine
@@ -11,6 +12,11 @@ from .resources import ArtifactStore, IndexEngine
 settings.apply_defaults()
 
 index_assets = [build_index_asset(spec) for spec in INDICES]
+warning_checks = [
+    check
+    for spec in INDICES
+    for check in build_warning_checks(spec, IDC_VERSION_PARTITIONS, settings.max_row_drop())
+]
 
 build_indices_job = define_asset_job(
     "build_indices",
@@ -21,6 +27,7 @@ build_indices_job = define_asset_job(
 
 defs = Definitions(
     assets=[*source_asset_specs([load_query(spec.name) for spec in INDICES]), *index_assets],
+    asset_checks=warning_checks,
     jobs=[build_indices_job],
     resources={
         "index_engine": IndexEngine(

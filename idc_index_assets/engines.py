@@ -113,7 +113,7 @@ class DuckDBEngine:
             if self.temp_directory:
                 connection.execute("SET temp_directory = ?", [str(self.temp_directory)])
             try:
-                reader = connection.execute(duck_sql).to_arrow_reader(BATCH_ROWS)
+                reader = connection.sql(duck_sql).to_arrow_reader(BATCH_ROWS)
             except duckdb.Error as error:
                 raise EngineError(f"{query_file}: DuckDB failed: {_first_line(error)}") from error
             yield QueryRun(_reraising(reader, query_file), {"engine": "duckdb"})

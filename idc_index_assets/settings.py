@@ -24,6 +24,8 @@ DEFAULTS = {
     "IDC_BIGQUERY_API_ENDPOINT": "",
     # refuse BigQuery queries that would bill more than this many bytes; 0 means no limit
     "IDC_MAX_BYTES_BILLED": "0",
+    # row_count_drift warns when an index lost more than this fraction of rows since the last version
+    "IDC_MAX_ROW_DROP": "0.1",
 }
 
 PATH_SETTINGS = ("IDC_SOURCE_DIR", "IDC_ARTIFACTS_DIR")
@@ -36,3 +38,14 @@ def apply_defaults() -> None:
         os.environ.setdefault(name, value)
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def max_row_drop() -> float:
+    value = os.environ.get("IDC_MAX_ROW_DROP", DEFAULTS["IDC_MAX_ROW_DROP"])
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"IDC_MAX_ROW_DROP must be a fraction between 0 and 1, got {value!r}")
+    return fraction

@@ -14,6 +14,8 @@ import pyarrow.parquet as pq
 
 from .contract import IndexContract, bigquery_type
 
+CONTRACT_CHECK = "schema_contract"
+INTEGRITY_CHECK = "integrity"
 RELEASE_VERSION_KEY = b"idc_index_data_version"
 IDC_VERSION_KEY = b"idc_version"
 QUERY_SHA256_KEY = b"query_sha256"

@@ -1,0 +1,133 @@
+"""Benchmark: build idc_index from generated snapshots of increasing size, streaming vs naive.
+
+Streaming is the project's path (DuckDB → Arrow record batches → ParquetWriter hashing as it
+writes). Naive is the common script: the whole result into pandas, `to_parquet`, read back and
+rewritten to add the provenance metadata, and the whole file read into memory to hash it.
+Each measurement runs in a fresh child process, so peak RSS is that path's own.
+
+    python benchmarks/bench_build.py [--rows 250000,1000000,2000000,4000000] [--memory-limit 1GB]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+def _streaming(source: Path, out: Path, memory_limit: str) -> dict:
+    from idc_index_assets.build import build_index
+    from idc_index_assets.queries import load_query
+    from idc_index_assets.registry import INDEX_BY_NAME
+    from idc_index_assets.resources import ArtifactStore, IndexEngine
+
+    engine = IndexEngine(source_dir=str(source), duckdb_memory_limit=memory_limit)
+    store = ArtifactStore(root=str(out))
+    result = build_index(
+        INDEX_BY_NAME["idc_index"], load_query("idc_index"), 1, engine=engine, store=store
+    )
+    return {"rows": result.written.rows, "bytes": result.written.bytes}
+
+
+def _naive(source: Path, out: Path, memory_limit: str) -> dict:
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from idc_index_assets.engines import DuckDBEngine, transpile_to_duckdb
+    from idc_index_assets.queries import load_query
+
+    sql = load_query("idc_index").render(1)
+    engine = DuckDBEngine(source)
+    duck_sql = transpile_to_duckdb(sql, engine.resolver({}, "idc_index.sql"))
+    connection = duckdb.connect(config={"memory_limit": memory_limit})
+    frame = connection.sql(duck_sql).df()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "idc_index.parquet"
+    frame.to_parquet(path, compression="zstd", index=False)
+    table = pq.read_table(path)
+    table = table.replace_schema_metadata({"idc_index_data_version": "1.0.0", "idc_version": "1"})
+    pq.write_table(table, path, compression="zstd")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (out / "idc_index.parquet.sha256").write_text(f"{digest}  idc_index.parquet\n")
+    return {"rows": len(frame), "bytes": path.stat().st_size, "arrow": pa.__version__}
+
+
+def _child(mode: str, source: str, out: str, memory_limit: str) -> None:
+    start = time.perf_counter()
+    result = {"streaming": _streaming, "naive": _naive}[mode](Path(source), Path(out), memory_limit)
+    result["seconds"] = time.perf_counter() - start
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def _measure(mode: str, source: Path, out: Path, memory_limit: str) -> dict:
+    command = [sys.executable, __file__, "--child", mode, str(source), str(out), memory_limit]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        return {"error": completed.stderr.strip().splitlines()[-1:]}
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _instances(source: Path) -> int:
+    import pyarrow.parquet as pq
+
+    path = source / "bigquery-public-data" / "idc_v1" / "dicom_all.parquet"
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="250000,1000000,2000000,4000000")
+    parser.add_argument("--memory-limit", default="1GB", help="DuckDB memory limit (spills beyond)")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+
+    from idc_index_assets.sample import generate_sample
+
+    with tempfile.TemporaryDirectory() as scratch:
+        probe = Path(scratch) / "probe"
+        generate_sample(probe, scale=1.0, versions=1)
+        rows_per_scale = _instances(probe)
+        lines = [
+            "| instance rows | path | wall s | instance rows/s | series | output MB | peak RSS MB |",
+            "|---:|---|---:|---:|---:|---:|---:|",
+        ]
+        for target in (int(r) for r in args.rows.split(",")):
+            source = Path(scratch) / f"source-{target}"
+            started = time.perf_counter()
+            generate_sample(source, scale=target / rows_per_scale, versions=1)
+            generated = time.perf_counter() - started
+            instances = _instances(source)
+            print(f"snapshot: {instances} instance rows generated in {generated:.1f} s", flush=True)
+            for mode in ("streaming", "naive"):
+                result = _measure(mode, source, Path(scratch) / f"out-{mode}-{target}", args.memory_limit)
+                if "error" in result:
+                    lines.append(f"| {instances} | {mode} | failed: {result['error']} | | | | |")
+                else:
+                    lines.append(
+                        f"| {instances} | {mode} | {result['seconds']:.2f} | "
+                        f"{instances / result['seconds']:,.0f} | {result['rows']} | "
+                        f"{result['bytes'] / 1e6:.1f} | "
+                        f"{result['peak_rss_mb']:.0f} |"
+                    )
+                print(lines[-1], flush=True)
+            shutil.rmtree(source)
+    report = "\n".join(lines)
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    (results / "bench_build.md").write_text(report + "\n")
+    print("\n" + report)
+
+
+if __name__ == "__main__":
+    main()
