@@ -1,8 +1,6 @@
 """The asset factory: one partitioned asset per index of the registry, and one external asset per
 IDC BigQuery table the queries read (found by parsing the SQL, never listed by hand)."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 from dagster import (

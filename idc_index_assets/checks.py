@@ -10,8 +10,6 @@ the index they refer to) and `row_count_drift` (against the previous IDC version
 materialization).
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,12 +112,12 @@ def key_outcome(spec: IndexSpec, directory: Path) -> Outcome:
     null_condition = " OR ".join(f'"{column}" IS NULL' for column in spec.primary_key)
     with duckdb.connect() as connection:
         scan = f"read_parquet('{_sql_literal(parquet)}')"
-        nulls = connection.sql(f"SELECT count(*) FROM {scan} WHERE {null_condition}").fetchone()[0]
-        duplicates = connection.sql(
+        nulls = connection.execute(f"SELECT count(*) FROM {scan} WHERE {null_condition}").fetchone()[0]
+        duplicates = connection.execute(
             f"SELECT {keys}, count(*) AS n FROM {scan} GROUP BY ALL HAVING count(*) > 1 "
             f"ORDER BY n DESC, {keys} LIMIT {EXAMPLES}"
         ).fetchall()
-        duplicate_keys = connection.sql(
+        duplicate_keys = connection.execute(
             f"SELECT count(*) FROM (SELECT {keys} FROM {scan} GROUP BY ALL HAVING count(*) > 1)"
         ).fetchone()[0]
     problems = []
@@ -158,10 +156,10 @@ def reference_outcome(spec: IndexSpec, directory: Path) -> Outcome:
                 f"ON s.\"{reference.column}\" = t.\"{reference.target_column}\" "
                 f"WHERE s.\"{reference.column}\" IS NOT NULL"
             )
-            count = connection.sql(f"SELECT count(*) FROM ({dangling_sql})").fetchone()[0]
+            count = connection.execute(f"SELECT count(*) FROM ({dangling_sql})").fetchone()[0]
             examples = [
                 row[0]
-                for row in connection.sql(f"{dangling_sql} ORDER BY v LIMIT {EXAMPLES}").fetchall()
+                for row in connection.execute(f"{dangling_sql} ORDER BY v LIMIT {EXAMPLES}").fetchall()
             ]
             metadata[f"dangling {label}"] = count
             if count:

@@ -1,0 +1,50 @@
+"""The source side of the contract: the IDC BigQuery tables and the columns the indices read, with
+their real BigQuery types and modes (data in `data/idc_source_contract.json`), as Arrow schemas.
+
+The sample generator writes exactly these schemas; the source assets show them in the UI.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+
+import pyarrow as pa
+
+SOURCE_CONTRACT_FILE = "idc_source_contract.json"
+
+_SCALARS = {
+    "STRING": pa.string(),
+    "INT64": pa.int64(),
+    "INTEGER": pa.int64(),
+    "FLOAT64": pa.float64(),
+    "FLOAT": pa.float64(),
+    "BOOL": pa.bool_(),
+    "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIME": pa.time64("us"),
+    "TIMESTAMP": pa.timestamp("us", tz="UTC"),
+}
+
+
+def arrow_field(column: dict) -> pa.Field:
+    """A BigQuery column (name, type, mode, nested fields) as the Arrow field BigQuery exports."""
+    if column["type"] == "RECORD":
+        value_type: pa.DataType = pa.struct([arrow_field(field) for field in column["fields"]])
+    else:
+        value_type = _SCALARS[column["type"]]
+    if column.get("mode") == "REPEATED":
+        value_type = pa.list_(value_type)
+    return pa.field(column["name"], value_type)
+
+
+@cache
+def source_tables() -> dict[str, pa.Schema]:
+    """Contract table name (`bigquery-public-data.idc_vNN.dicom_all`) → Arrow schema."""
+    text = resources.files("idc_index_assets").joinpath("data", SOURCE_CONTRACT_FILE).read_text()
+    tables = json.loads(text)["tables"]
+    return {
+        name: pa.schema([arrow_field(column) for column in table["columns"]])
+        for name, table in tables.items()
+    }
