@@ -34,7 +34,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 check-defs: setup
-	$(BIN)/dg check defs
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg check defs
 
 dev: setup
 	$(BIN)/dagster dev -w workspace.yaml

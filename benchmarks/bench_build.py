@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+
 def _streaming(source: Path, out: Path, memory_limit: str) -> dict:
     from idc_index_assets.build import build_index
     from idc_index_assets.queries import load_query
@@ -110,7 +111,9 @@ def main() -> None:
             instances = _instances(source)
             print(f"snapshot: {instances} instance rows generated in {generated:.1f} s", flush=True)
             for mode in ("streaming", "naive"):
-                result = _measure(mode, source, Path(scratch) / f"out-{mode}-{target}", args.memory_limit)
+                result = _measure(
+                    mode, source, Path(scratch) / f"out-{mode}-{target}", args.memory_limit
+                )
                 if "error" in result:
                     lines.append(f"| {instances} | {mode} | failed: {result['error']} | | | | |")
                 else:

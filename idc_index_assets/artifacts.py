@@ -44,7 +44,9 @@ class ArtifactValidationError(RuntimeError):
     def __init__(self, name: str, problems: dict[str, list[str]]):
         self.name, self.problems = name, problems
         listed = [f"{check}: {problem}" for check, found in problems.items() for problem in found]
-        super().__init__(f"{name}: new artifacts rejected, previous ones kept: " + "; ".join(listed))
+        super().__init__(
+            f"{name}: new artifacts rejected, previous ones kept: " + "; ".join(listed)
+        )
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,9 @@ def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
                 yield Outcome(check, problems).result(key)
             raise Failure(description=str(error)) from error
         written = result.written
-        context.log.info(f"{spec.name}: {written.rows} rows, {written.bytes} bytes → {written.parquet}")
+        context.log.info(
+            f"{spec.name}: {written.rows} rows, {written.bytes} bytes → {written.parquet}"
+        )
         yield MaterializeResult(
             metadata={
                 "dagster/row_count": written.rows,

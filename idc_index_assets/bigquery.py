@@ -63,7 +63,9 @@ class BigQueryEngine:
                 "bigquery/bytes_processed": job.total_bytes_processed,
                 "bigquery/slot_millis": job.slot_millis,
             }
-            yield QueryRun(_stream(rows, client), {k: v for k, v in metadata.items() if v is not None})
+            yield QueryRun(
+                _stream(rows, client), {k: v for k, v in metadata.items() if v is not None}
+            )
 
 
 def _stream(rows: bigquery.table.RowIterator, client: bigquery.Client) -> pa.RecordBatchReader:

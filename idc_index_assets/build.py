@@ -31,7 +31,9 @@ def build_index(
     release_version = store.release_version_for(idc_version)
     sql = query.render(idc_version)
     directory = store.directory(idc_version)
-    local_tables = {name: index_files(directory, name)["parquet"] for name in query.upstream_indices}
+    local_tables = {
+        name: index_files(directory, name)["parquet"] for name in query.upstream_indices
+    }
     with engine.run(sql, query_file=str(query.path), local_tables=local_tables) as run:
         written = write_index(
             directory,

@@ -18,9 +18,9 @@ import duckdb
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetChecksDefinition,
     AssetKey,
     AssetRecordsFilter,
     asset_check,
@@ -112,7 +112,9 @@ def key_outcome(spec: IndexSpec, directory: Path) -> Outcome:
     null_condition = " OR ".join(f'"{column}" IS NULL' for column in spec.primary_key)
     with duckdb.connect() as connection:
         scan = f"read_parquet('{_sql_literal(parquet)}')"
-        nulls = connection.execute(f"SELECT count(*) FROM {scan} WHERE {null_condition}").fetchone()[0]
+        nulls = connection.execute(
+            f"SELECT count(*) FROM {scan} WHERE {null_condition}"
+        ).fetchone()[0]
         duplicates = connection.execute(
             f"SELECT {keys}, count(*) AS n FROM {scan} GROUP BY ALL HAVING count(*) > 1 "
             f"ORDER BY n DESC, {keys} LIMIT {EXAMPLES}"
@@ -150,16 +152,18 @@ def reference_outcome(spec: IndexSpec, directory: Path) -> Outcome:
                 problems.append(f"{label}: {target} does not exist")
                 continue
             dangling_sql = (
-                f"SELECT DISTINCT s.\"{reference.column}\" AS v "
+                f'SELECT DISTINCT s."{reference.column}" AS v '
                 f"FROM read_parquet('{_sql_literal(parquet)}') s "
                 f"ANTI JOIN read_parquet('{_sql_literal(target)}') t "
-                f"ON s.\"{reference.column}\" = t.\"{reference.target_column}\" "
-                f"WHERE s.\"{reference.column}\" IS NOT NULL"
+                f'ON s."{reference.column}" = t."{reference.target_column}" '
+                f'WHERE s."{reference.column}" IS NOT NULL'
             )
             count = connection.execute(f"SELECT count(*) FROM ({dangling_sql})").fetchone()[0]
             examples = [
                 row[0]
-                for row in connection.execute(f"{dangling_sql} ORDER BY v LIMIT {EXAMPLES}").fetchall()
+                for row in connection.execute(
+                    f"{dangling_sql} ORDER BY v LIMIT {EXAMPLES}"
+                ).fetchall()
             ]
             metadata[f"dangling {label}"] = count
             if count:

@@ -78,7 +78,10 @@ def _build(args: argparse.Namespace) -> int:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
-            print(f"FAILED {event.step_key}: {error.message.strip() if error else ''}", file=sys.stderr)
+            print(
+                f"FAILED {event.step_key}: {error.message.strip() if error else ''}",
+                file=sys.stderr,
+            )
     if not result.success:
         print(f"build of IDC version {version} failed (run {result.run_id})", file=sys.stderr)
         return 1

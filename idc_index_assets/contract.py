@@ -115,10 +115,7 @@ def normalize_type(arrow_type: pa.DataType, *, top_level: bool = True) -> pa.Dat
         return pa.float64()
     if pa.types.is_struct(arrow_type):
         return pa.struct(
-            [
-                pa.field(f.name, normalize_type(f.type, top_level=False))
-                for f in arrow_type.fields
-            ]
+            [pa.field(f.name, normalize_type(f.type, top_level=False)) for f in arrow_type.fields]
         )
     if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
         return pa.list_(pa.field("element", normalize_type(arrow_type.value_type, top_level=False)))

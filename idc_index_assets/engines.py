@@ -69,7 +69,9 @@ def transpile_to_duckdb(sql: str, resolve_table: Callable[[exp.Table], Path]) ->
                 return node
             scan = exp.Table(this=_parquet_scan(resolve_table(node)))
             # BigQuery lets `FROM x.y.dicom_all` be referred to as `dicom_all`; keep that name.
-            scan.set("alias", node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name)))
+            scan.set(
+                "alias", node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name))
+            )
             return scan
         return node
 

@@ -90,7 +90,9 @@ class IndexQuery:
         except sqlglot.errors.ParseError as error:
             detail = error.errors[0] if error.errors else {}
             line = detail.get("line", "?")
-            raise QueryDefinitionError(f"{self.path}:{line}: not valid BigQuery SQL: {error}") from error
+            raise QueryDefinitionError(
+                f"{self.path}:{line}: not valid BigQuery SQL: {error}"
+            ) from error
 
     @cached_property
     def table_description(self) -> str:

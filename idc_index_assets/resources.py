@@ -25,7 +25,9 @@ class IndexEngine(ConfigurableResource):
     source_dir: str = Field(
         default="data/source", description="Root of the local source snapshot (duckdb engine)"
     )
-    duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory limit; spills beyond")
+    duckdb_memory_limit: str = Field(
+        default="4GB", description="DuckDB memory limit; spills beyond"
+    )
     gcp_project: str = Field(default="", description="BigQuery billing project (empty: ADC's)")
     bigquery_api_endpoint: str = Field(
         default="", description="BigQuery API endpoint (empty: Google's; set for an emulator)"

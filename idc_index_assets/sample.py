@@ -35,18 +35,34 @@ BASE_SERIES = 240
 UID_ROOT = "1.2.826.0.1.3680043.8.498"
 RELEASE_DATE = dt.date(2021, 1, 15)
 
-CC_BY_4 = ("CC BY 4.0", "Creative Commons Attribution 4.0 International License",
-           "https://creativecommons.org/licenses/by/4.0/")
-CC_BY_3 = ("CC BY 3.0", "Creative Commons Attribution 3.0 Unported License",
-           "https://creativecommons.org/licenses/by/3.0/")
-CC_BY_NC_3 = ("CC BY-NC 3.0", "Creative Commons Attribution-NonCommercial 3.0 Unported License",
-              "https://creativecommons.org/licenses/by-nc/3.0/")
+CC_BY_4 = (
+    "CC BY 4.0",
+    "Creative Commons Attribution 4.0 International License",
+    "https://creativecommons.org/licenses/by/4.0/",
+)
+CC_BY_3 = (
+    "CC BY 3.0",
+    "Creative Commons Attribution 3.0 Unported License",
+    "https://creativecommons.org/licenses/by/3.0/",
+)
+CC_BY_NC_3 = (
+    "CC BY-NC 3.0",
+    "Creative Commons Attribution-NonCommercial 3.0 Unported License",
+    "https://creativecommons.org/licenses/by-nc/3.0/",
+)
 # GCS bucket of each license, and the AWS bucket that mirrors each GCS bucket.
-LICENSE_BUCKET = {"CC BY 4.0": "idc-open-data", "CC BY 3.0": "idc-open-idc1",
-                  "CC BY-NC 3.0": "idc-open-cr"}
-AWS_BUCKET = {"idc-open-data": "idc-open-data", "public-datasets-idc": "idc-open-data",
-              "idc-open-idc1": "idc-open-data-two", "idc-open-cr": "idc-open-data-cr",
-              "idc-open-idc": "idc-open-data"}
+LICENSE_BUCKET = {
+    "CC BY 4.0": "idc-open-data",
+    "CC BY 3.0": "idc-open-idc1",
+    "CC BY-NC 3.0": "idc-open-cr",
+}
+AWS_BUCKET = {
+    "idc-open-data": "idc-open-data",
+    "public-datasets-idc": "idc-open-data",
+    "idc-open-idc1": "idc-open-data-two",
+    "idc-open-cr": "idc-open-data-cr",
+    "idc-open-idc": "idc-open-data",
+}
 
 
 @dataclass(frozen=True)
@@ -66,27 +82,99 @@ class Collection:
 
 
 COLLECTIONS = [
-    Collection("tcga_luad", "TCGA-LUAD", "TCGA", "10.7937/K9/TCIA.2016.JGNIHEP5", CC_BY_3,
-               "Lung Cancer", "Lung", "CHEST", {"CT": 0.45, "SM": 0.4, "ANN": 0.1, "SEG": 0.05},
-               supporting_data="Clinical, Genomics"),
-    Collection("nlst", "NLST", "NLST", "10.7937/TCIA.HMQ8-J677", CC_BY_4,
-               "Lung Cancer", "Lung", "CHEST", {"CT": 0.8, "SEG": 0.1, "SR": 0.1},
-               legacy_bucket="idc-open-idc", supporting_data="Clinical"),
-    Collection("cptac_ccrcc", "CPTAC-CCRCC", "CPTAC", "10.7937/K9/TCIA.2018.OBLAMN27", CC_BY_3,
-               "Clear Cell Renal Cell Carcinoma", "Kidney", "KIDNEY",
-               {"CT": 0.3, "MR": 0.3, "SM": 0.4}, supporting_data="Clinical, Proteomics"),
-    Collection("lidc_idri", "LIDC-IDRI", "Community", "10.7937/K9/TCIA.2015.LO9QL9SX", CC_BY_4,
-               "Lung Cancer", "Chest", "CHEST", {"CT": 0.7, "SEG": 0.15, "SR": 0.15}),
-    Collection("nsclc_radiomics", "NSCLC-Radiomics", "Community", "10.7937/K9/TCIA.2015.PF0M9REI",
-               CC_BY_NC_3, "Non-small Cell Lung Cancer", "Lung", "CHEST",
-               {"CT": 0.6, "RTSTRUCT": 0.2, "SEG": 0.2}),
-    Collection("acrin_nsclc_fdg_pet", "ACRIN-NSCLC-FDG-PET", "ACRIN", "10.7937/K9/TCIA.2016.D0D6F5RA",
-               CC_BY_4, "Non-small Cell Lung Cancer", "Lung", "CHEST", {"PT": 0.5, "CT": 0.5}),
-    Collection("qin_prostate_repeatability", "QIN-PROSTATE-Repeatability", "QIN",
-               "10.7937/K9/TCIA.2018.MR1CKGND", CC_BY_4, "Prostate Cancer", "Prostate",
-               "PROSTATE", {"MR": 0.7, "SEG": 0.3}),
-    Collection("cmb_crc", "CMB-CRC", "CMB", "10.7937/DJG7-GZ87", CC_BY_4, "Colorectal Cancer",
-               "Colon", None, {"SM": 0.8, "ANN": 0.2}, first_version=2),
+    Collection(
+        "tcga_luad",
+        "TCGA-LUAD",
+        "TCGA",
+        "10.7937/K9/TCIA.2016.JGNIHEP5",
+        CC_BY_3,
+        "Lung Cancer",
+        "Lung",
+        "CHEST",
+        {"CT": 0.45, "SM": 0.4, "ANN": 0.1, "SEG": 0.05},
+        supporting_data="Clinical, Genomics",
+    ),
+    Collection(
+        "nlst",
+        "NLST",
+        "NLST",
+        "10.7937/TCIA.HMQ8-J677",
+        CC_BY_4,
+        "Lung Cancer",
+        "Lung",
+        "CHEST",
+        {"CT": 0.8, "SEG": 0.1, "SR": 0.1},
+        legacy_bucket="idc-open-idc",
+        supporting_data="Clinical",
+    ),
+    Collection(
+        "cptac_ccrcc",
+        "CPTAC-CCRCC",
+        "CPTAC",
+        "10.7937/K9/TCIA.2018.OBLAMN27",
+        CC_BY_3,
+        "Clear Cell Renal Cell Carcinoma",
+        "Kidney",
+        "KIDNEY",
+        {"CT": 0.3, "MR": 0.3, "SM": 0.4},
+        supporting_data="Clinical, Proteomics",
+    ),
+    Collection(
+        "lidc_idri",
+        "LIDC-IDRI",
+        "Community",
+        "10.7937/K9/TCIA.2015.LO9QL9SX",
+        CC_BY_4,
+        "Lung Cancer",
+        "Chest",
+        "CHEST",
+        {"CT": 0.7, "SEG": 0.15, "SR": 0.15},
+    ),
+    Collection(
+        "nsclc_radiomics",
+        "NSCLC-Radiomics",
+        "Community",
+        "10.7937/K9/TCIA.2015.PF0M9REI",
+        CC_BY_NC_3,
+        "Non-small Cell Lung Cancer",
+        "Lung",
+        "CHEST",
+        {"CT": 0.6, "RTSTRUCT": 0.2, "SEG": 0.2},
+    ),
+    Collection(
+        "acrin_nsclc_fdg_pet",
+        "ACRIN-NSCLC-FDG-PET",
+        "ACRIN",
+        "10.7937/K9/TCIA.2016.D0D6F5RA",
+        CC_BY_4,
+        "Non-small Cell Lung Cancer",
+        "Lung",
+        "CHEST",
+        {"PT": 0.5, "CT": 0.5},
+    ),
+    Collection(
+        "qin_prostate_repeatability",
+        "QIN-PROSTATE-Repeatability",
+        "QIN",
+        "10.7937/K9/TCIA.2018.MR1CKGND",
+        CC_BY_4,
+        "Prostate Cancer",
+        "Prostate",
+        "PROSTATE",
+        {"MR": 0.7, "SEG": 0.3},
+    ),
+    Collection(
+        "cmb_crc",
+        "CMB-CRC",
+        "CMB",
+        "10.7937/DJG7-GZ87",
+        CC_BY_4,
+        "Colorectal Cancer",
+        "Colon",
+        None,
+        {"SM": 0.8, "ANN": 0.2},
+        first_version=2,
+    ),
 ]
 
 
@@ -99,12 +187,24 @@ class AnalysisResult:
 
 
 ANALYSIS_RESULTS = [
-    AnalysisResult("TotalSegmentator-CT-Segmentations", "TotalSegmentator segmentations of NLST CT",
-                   "10.5281/zenodo.8347012", (("nlst", "SEG"), ("nlst", "SR"))),
-    AnalysisResult("Pan-Cancer-Nuclei-Seg-DICOM", "Nuclei segmentations of TCGA and CMB slides",
-                   "10.5281/zenodo.11099004", (("tcga_luad", "ANN"), ("cmb_crc", "ANN"))),
-    AnalysisResult("Prostate-MRI-Expert-Annotations", "Expert prostate gland segmentations",
-                   "10.5281/zenodo.7676958", (("qin_prostate_repeatability", "SEG"),)),
+    AnalysisResult(
+        "TotalSegmentator-CT-Segmentations",
+        "TotalSegmentator segmentations of NLST CT",
+        "10.5281/zenodo.8347012",
+        (("nlst", "SEG"), ("nlst", "SR")),
+    ),
+    AnalysisResult(
+        "Pan-Cancer-Nuclei-Seg-DICOM",
+        "Nuclei segmentations of TCGA and CMB slides",
+        "10.5281/zenodo.11099004",
+        (("tcga_luad", "ANN"), ("cmb_crc", "ANN")),
+    ),
+    AnalysisResult(
+        "Prostate-MRI-Expert-Annotations",
+        "Expert prostate gland segmentations",
+        "10.5281/zenodo.7676958",
+        (("qin_prostate_repeatability", "SEG"),),
+    ),
 ]
 
 
@@ -126,25 +226,94 @@ JPEG_BASELINE, JPEG2000 = "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.91"
 MODALITIES = {
     m.name: m
     for m in [
-        Modality("CT", "1.2.840.10008.5.1.4.1.1.2", (EXPLICIT_LE,), ("MONOCHROME2",), 1, (20, 150),
-                 (0.4, 0.6), ("CHEST W/O CONTRAST", "1.25mm lung", "AXIAL 5mm", ""),
-                 ("SIEMENS", "GE MEDICAL SYSTEMS", "Philips")),
-        Modality("MR", "1.2.840.10008.5.1.4.1.1.4", (IMPLICIT_LE,), ("MONOCHROME2",), 0, (10, 60),
-                 (0.1, 0.3), ("t2_tse_tra", "ADC", "DWI b800", "T1 post"),
-                 ("SIEMENS", "GE MEDICAL SYSTEMS")),
-        Modality("PT", "1.2.840.10008.5.1.4.1.1.128", (EXPLICIT_LE,), ("MONOCHROME2",), 1, (30, 90),
-                 (0.05, 0.1), ("PET WB", "PET AC"), ("GE MEDICAL SYSTEMS", "SIEMENS")),
-        Modality("SM", "1.2.840.10008.5.1.4.1.1.77.1.6", (JPEG_BASELINE, EXPLICIT_LE),
-                 ("YBR_FULL_422", "RGB"), 0, (2, 8), (5.0, 400.0), ("", "H&E"),
-                 ("Aperio", "Leica Biosystems")),
-        Modality("SEG", "1.2.840.10008.5.1.4.1.1.66.4", (EXPLICIT_LE,), ("MONOCHROME2",), 0, (1, 1),
-                 (0.2, 8.0), ("Segmentation", "Lung nodule segmentation"), ("QIICR",)),
-        Modality("SR", "1.2.840.10008.5.1.4.1.1.88.34", (EXPLICIT_LE,), (None,), None, (1, 1),
-                 (0.01, 0.05), ("Measurements",), ("QIICR",)),
-        Modality("RTSTRUCT", "1.2.840.10008.5.1.4.1.1.481.3", (IMPLICIT_LE,), (None,), None, (1, 1),
-                 (0.1, 2.0), ("RTSTRUCT", ""), ("Varian Medical Systems",)),
-        Modality("ANN", "1.2.840.10008.5.1.4.1.1.91.1", (EXPLICIT_LE,), (None,), None, (1, 2),
-                 (1.0, 30.0), ("Nuclei",), ("Highdicom",)),
+        Modality(
+            "CT",
+            "1.2.840.10008.5.1.4.1.1.2",
+            (EXPLICIT_LE,),
+            ("MONOCHROME2",),
+            1,
+            (20, 150),
+            (0.4, 0.6),
+            ("CHEST W/O CONTRAST", "1.25mm lung", "AXIAL 5mm", ""),
+            ("SIEMENS", "GE MEDICAL SYSTEMS", "Philips"),
+        ),
+        Modality(
+            "MR",
+            "1.2.840.10008.5.1.4.1.1.4",
+            (IMPLICIT_LE,),
+            ("MONOCHROME2",),
+            0,
+            (10, 60),
+            (0.1, 0.3),
+            ("t2_tse_tra", "ADC", "DWI b800", "T1 post"),
+            ("SIEMENS", "GE MEDICAL SYSTEMS"),
+        ),
+        Modality(
+            "PT",
+            "1.2.840.10008.5.1.4.1.1.128",
+            (EXPLICIT_LE,),
+            ("MONOCHROME2",),
+            1,
+            (30, 90),
+            (0.05, 0.1),
+            ("PET WB", "PET AC"),
+            ("GE MEDICAL SYSTEMS", "SIEMENS"),
+        ),
+        Modality(
+            "SM",
+            "1.2.840.10008.5.1.4.1.1.77.1.6",
+            (JPEG_BASELINE, EXPLICIT_LE),
+            ("YBR_FULL_422", "RGB"),
+            0,
+            (2, 8),
+            (5.0, 400.0),
+            ("", "H&E"),
+            ("Aperio", "Leica Biosystems"),
+        ),
+        Modality(
+            "SEG",
+            "1.2.840.10008.5.1.4.1.1.66.4",
+            (EXPLICIT_LE,),
+            ("MONOCHROME2",),
+            0,
+            (1, 1),
+            (0.2, 8.0),
+            ("Segmentation", "Lung nodule segmentation"),
+            ("QIICR",),
+        ),
+        Modality(
+            "SR",
+            "1.2.840.10008.5.1.4.1.1.88.34",
+            (EXPLICIT_LE,),
+            (None,),
+            None,
+            (1, 1),
+            (0.01, 0.05),
+            ("Measurements",),
+            ("QIICR",),
+        ),
+        Modality(
+            "RTSTRUCT",
+            "1.2.840.10008.5.1.4.1.1.481.3",
+            (IMPLICIT_LE,),
+            (None,),
+            None,
+            (1, 1),
+            (0.1, 2.0),
+            ("RTSTRUCT", ""),
+            ("Varian Medical Systems",),
+        ),
+        Modality(
+            "ANN",
+            "1.2.840.10008.5.1.4.1.1.91.1",
+            (EXPLICIT_LE,),
+            (None,),
+            None,
+            (1, 2),
+            (1.0, 30.0),
+            ("Nuclei",),
+            ("Highdicom",),
+        ),
     ]
 }
 
@@ -176,8 +345,10 @@ def _uuid4(*keys) -> pa.Array:
     low = _mix(*keys, 2) & np.uint64(0x3FFFFFFFFFFFFFFF) | np.uint64(0x8000000000000000)
     hex_bytes = np.stack([high, low], axis=1).astype(">u8").tobytes().hex().encode()
     hexes = pa.array(np.frombuffer(hex_bytes, dtype="S32").astype(object)).cast(pa.string())
-    parts = [pc.utf8_slice_codeunits(hexes, a, b) for a, b in ((0, 8), (8, 12), (12, 16),
-                                                               (16, 20), (20, 32))]
+    parts = [
+        pc.utf8_slice_codeunits(hexes, a, b)
+        for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+    ]
     return pc.binary_join_element_wise(*parts, "-")
 
 
@@ -197,8 +368,9 @@ def _pick(options, index: np.ndarray) -> pa.Array:
 def _repeated_strings(values: pa.Array, per_row: int) -> pa.Array:
     """Each row's value repeated `per_row` times as a REPEATED STRING."""
     offsets = pa.array(np.arange(len(values) + 1, dtype=np.int32) * per_row)
-    return pa.ListArray.from_arrays(offsets, pc.take(values, np.repeat(np.arange(len(values)),
-                                                                        per_row)))
+    return pa.ListArray.from_arrays(
+        offsets, pc.take(values, np.repeat(np.arange(len(values)), per_row))
+    )
 
 
 def _empty_or_null(field: pa.Field, rows: int) -> pa.Array:
@@ -250,8 +422,9 @@ def draw_universe(rng: np.random.Generator, series: int, versions: int) -> Unive
     patients = max(studies // 2, 1)
     # Patients belong to a collection; studies to a patient; series to a study.
     patient_collection = rng.integers(0, len(COLLECTIONS), patients)
-    study_patient = np.concatenate([np.arange(patients), rng.integers(0, patients,
-                                                                      studies - patients)])
+    study_patient = np.concatenate(
+        [np.arange(patients), rng.integers(0, patients, studies - patients)]
+    )
     study = np.concatenate([np.arange(studies), rng.integers(0, studies, series - studies)])
     patient = study_patient[study]
     collection = patient_collection[patient]
@@ -280,15 +453,26 @@ def draw_universe(rng: np.random.Generator, series: int, versions: int) -> Unive
     birth = np.where(rng.random(series) < 0.7, 1, rng.integers(1, versions + 1, series))
     birth = np.maximum(birth, first)
     removed = rng.random(series) < 0.08
-    death = np.where(removed & (birth < versions), rng.integers(birth + 1, np.maximum(birth + 2, versions + 2)),
-                     versions + 1)
+    death = np.where(
+        removed & (birth < versions),
+        rng.integers(birth + 1, np.maximum(birth + 2, versions + 2)),
+        versions + 1,
+    )
     revised_in = rng.random((series, versions + 1)) < 0.08
     version = np.arange(versions + 1)
     revised_in &= (version[None, :] > birth[:, None]) & (version[None, :] < death[:, None])
     keep = birth <= versions  # collections that start after the last version have no series
-    return Universe(collection[keep], patient[keep], study[keep], modality[keep],
-                    analysis_result[keep], instances[keep], birth[keep], death[keep],
-                    revised_in[keep])
+    return Universe(
+        collection[keep],
+        patient[keep],
+        study[keep],
+        modality[keep],
+        analysis_result[keep],
+        instances[keep],
+        birth[keep],
+        death[keep],
+        revised_in[keep],
+    )
 
 
 def _collection_index(collection_id: str) -> int:
@@ -326,8 +510,10 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     crdc_instance = _uuid4(seed, s_sid, s_rev, number, 12)
 
     home = [LICENSE_BUCKET[c.license[0]] for c in COLLECTIONS]
-    buckets = [c.legacy_bucket if version == 1 and home[i] == "idc-open-data" else home[i]
-               for i, c in enumerate(COLLECTIONS)]
+    buckets = [
+        c.legacy_bucket if version == 1 and home[i] == "idc-open-data" else home[i]
+        for i, c in enumerate(COLLECTIONS)
+    ]
     gcs_bucket = _pick(buckets, coll)
     aws_bucket = pc.take(pa.array([AWS_BUCKET[b] for b in buckets]), pa.array(coll))
     series_aws_url = _join("s3://", aws_bucket, "/", crdc_series, "/")
@@ -343,7 +529,10 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     )
 
     # Series-level attributes: functions of the series (and patient/study), so stable across versions.
-    u_patient, u_study = _uniform(seed, patient_number, 21), _uniform(seed, universe.study[served], 22)
+    u_patient, u_study = (
+        _uniform(seed, patient_number, 21),
+        _uniform(seed, universe.study[served], 22),
+    )
     study_date = pa.array(
         np.datetime64("2000-01-01") + (u_study * 6000).astype("timedelta64[D]"), pa.date32()
     )
@@ -384,8 +573,11 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     size = ((low + (high - low) * _uniform(seed, s_sid, s_rev, number, 25)) * 1e6).astype(np.int64)
 
     body_part = _pick([c.body_part for c in COLLECTIONS], coll)
-    body_part = pc.if_else(pa.array(np.isin(mod, [MODALITY_NAMES.index("SM")])),
-                           pa.scalar(None, pa.string()), body_part)
+    body_part = pc.if_else(
+        pa.array(np.isin(mod, [MODALITY_NAMES.index("SM")])),
+        pa.scalar(None, pa.string()),
+        body_part,
+    )
     modality_name = _pick(MODALITY_NAMES, mod)
     is_image = np.isin(mod, [MODALITY_NAMES.index(n) for n in ("CT", "MR", "PT")])
     pixel_spacing = _text(np.round(0.5 + _uniform(seed, sid, 26) * 0.5, 6))
@@ -398,8 +590,9 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
         "PatientSex": per_instance(sex),
         "StudyInstanceUID": per_instance(study_uid),
         "StudyDate": per_instance(study_date),
-        "StudyDescription": per_instance(_pick(["CT CHEST", "MRI PELVIS", "PET/CT", "Pathology"],
-                                               (u_study * 4).astype(int))),
+        "StudyDescription": per_instance(
+            _pick(["CT CHEST", "MRI PELVIS", "PET/CT", "Pathology"], (u_study * 4).astype(int))
+        ),
         "SeriesInstanceUID": per_instance(series_uid),
         "SeriesDate": per_instance(study_date),
         "SeriesDescription": per_instance(description),
@@ -422,20 +615,37 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
         "instance_size": pa.array(size),
         "crdc_series_uuid": per_instance(crdc_series),
         "crdc_instance_uuid": crdc_instance,
-        "gcs_url": _join("gs://", per_instance(gcs_bucket), "/", per_instance(crdc_series), "/",
-                         crdc_instance, ".dcm"),
+        "gcs_url": _join(
+            "gs://",
+            per_instance(gcs_bucket),
+            "/",
+            per_instance(crdc_series),
+            "/",
+            crdc_instance,
+            ".dcm",
+        ),
         "aws_bucket": per_instance(aws_bucket),
         "series_aws_url": per_instance(series_aws_url),
-        "SliceThickness": per_instance(pc.if_else(pa.array(is_image), _text(
-            np.round(0.625 + (_uniform(seed, sid, 28) * 8).astype(int) * 0.625, 3)), None)),
-        "PixelSpacing": per_instance(pc.if_else(pa.array(is_image),
-                                                _repeated_strings(pixel_spacing, 2),
-                                                pa.scalar(None, pa.list_(pa.string())))),
+        "SliceThickness": per_instance(
+            pc.if_else(
+                pa.array(is_image),
+                _text(np.round(0.625 + (_uniform(seed, sid, 28) * 8).astype(int) * 0.625, 3)),
+                None,
+            )
+        ),
+        "PixelSpacing": per_instance(
+            pc.if_else(
+                pa.array(is_image),
+                _repeated_strings(pixel_spacing, 2),
+                pa.scalar(None, pa.list_(pa.string())),
+            )
+        ),
         "Rows": per_instance(pa.array(np.where(is_image, 512, None))),
         "Columns": per_instance(pa.array(np.where(is_image, 512, None))),
     }
-    dicom_all["PixelSpacing"] = pc.fill_null(dicom_all["PixelSpacing"], pa.scalar(
-        [], pa.list_(pa.string())))
+    dicom_all["PixelSpacing"] = pc.fill_null(
+        dicom_all["PixelSpacing"], pa.scalar([], pa.list_(pa.string()))
+    )
 
     tables = {
         "dicom_all": _table(_name("dicom_all"), dicom_all, rows),
@@ -470,7 +680,9 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
             _name("version_metadata"),
             {
                 "idc_version": pa.array(np.arange(1, version + 1)),
-                "version_timestamp": pa.array([_release_timestamp(v) for v in range(1, version + 1)]),
+                "version_timestamp": pa.array(
+                    [_release_timestamp(v) for v in range(1, version + 1)]
+                ),
             },
             version,
         ),
@@ -511,23 +723,39 @@ def _collections_metadata(coll: np.ndarray, patients: np.ndarray, version: int) 
                 "source_doi": spec.doi,
                 "source_url": f"https://doi.org/{spec.doi}",
                 "modalities": modalities,
-                "license": {"license_url": url, "license_long_name": long,
-                            "license_short_name": short},
+                "license": {
+                    "license_url": url,
+                    "license_long_name": long,
+                    "license_short_name": short,
+                },
                 "citation": f"{spec.name} contributors. Data from {spec.name}. {spec.doi}",
                 "Access": "Public",
                 "ImageTypes": modalities,
-                "provenance": {"data_contributor": spec.program, "source_data_provider": "TCIA",
-                               "deidentification_party": "TCIA", "dicom_conversion_by": None},
+                "provenance": {
+                    "data_contributor": spec.program,
+                    "source_data_provider": "TCIA",
+                    "deidentification_party": "TCIA",
+                    "dicom_conversion_by": None,
+                },
             }
         ]
         if spec.modalities.keys() & {"SEG", "SR", "RTSTRUCT"}:
             # A collection with derived objects cites a second source, under CC BY 4.0.
-            sources.append(sources[0] | {"source_id": f"{spec.name}-annotations",
-                                         "source_type": "analysis_result",
-                                         "source_title": f"Annotations of {spec.name}",
-                                         "license": dict(zip(
-                                             ("license_short_name", "license_long_name",
-                                              "license_url"), CC_BY_4, strict=True))})
+            sources.append(
+                sources[0]
+                | {
+                    "source_id": f"{spec.name}-annotations",
+                    "source_type": "analysis_result",
+                    "source_title": f"Annotations of {spec.name}",
+                    "license": dict(
+                        zip(
+                            ("license_short_name", "license_long_name", "license_url"),
+                            CC_BY_4,
+                            strict=True,
+                        )
+                    ),
+                }
+            )
         rows.append(
             {
                 "collection_name": spec.name,
@@ -568,8 +796,12 @@ def _analysis_results_metadata(ar: np.ndarray, patients: np.ndarray, version: in
                 "license_short_name": CC_BY_4[0],
                 "description": f"{result.title}.",
                 "citation": f"{result.title}. {result.doi}",
-                "provenance": {"data_contributor": "IDC", "source_data_provider": "Zenodo",
-                               "deidentification_party": None, "dicom_conversion_by": "IDC"},
+                "provenance": {
+                    "data_contributor": "IDC",
+                    "source_data_provider": "Zenodo",
+                    "deidentification_party": None,
+                    "dicom_conversion_by": "IDC",
+                },
             }
         )
     schema = source_tables()[_name("analysis_results_metadata")]
@@ -582,12 +814,23 @@ def _clinical_column_metadata(coll: np.ndarray) -> pa.Table:
         spec = COLLECTIONS[index]
         table = f"{spec.collection_id}_clinical"
         rows += [
-            {"collection_id": spec.collection_id, "table_name": table, "column": "age_at_diagnosis",
-             "column_label": "Age at diagnosis (years)", "values": []},
-            {"collection_id": spec.collection_id, "table_name": table, "column": "gender",
-             "column_label": "Gender", "values": [
-                 {"option_code": "1", "option_description": "Male"},
-                 {"option_code": "2", "option_description": "Female"}]},
+            {
+                "collection_id": spec.collection_id,
+                "table_name": table,
+                "column": "age_at_diagnosis",
+                "column_label": "Age at diagnosis (years)",
+                "values": [],
+            },
+            {
+                "collection_id": spec.collection_id,
+                "table_name": table,
+                "column": "gender",
+                "column_label": "Gender",
+                "values": [
+                    {"option_code": "1", "option_description": "Male"},
+                    {"option_code": "2", "option_description": "Female"},
+                ],
+            },
         ]
     schema = source_tables()[f"{SOURCE_PROJECT}.idc_vNN_clinical.column_metadata"]
     return pa.Table.from_pylist(rows, schema=schema)

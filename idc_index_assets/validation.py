@@ -53,7 +53,9 @@ def check_contract(directory: Path, contract: IndexContract) -> list[str]:
     """Columns, order, types and modes equal the contract; the schema file describes exactly those
     columns, each with a description. Returns the problems found (empty when it passes)."""
     files = index_files(directory, contract.name)
-    missing = [str(p) for key, p in files.items() if key in ("parquet", "schema") and not p.exists()]
+    missing = [
+        str(p) for key, p in files.items() if key in ("parquet", "schema") and not p.exists()
+    ]
     if missing:
         return [f"missing file {path}" for path in missing]
     try:
@@ -81,7 +83,9 @@ def check_contract(directory: Path, contract: IndexContract) -> list[str]:
     if contract.arrow_schema:
         for expected_text, field in zip(contract.arrow_schema, schema, strict=False):
             if f"{field.name}: {field.type}" != expected_text:
-                problems.append(f"Arrow type of {field.name}: {field.type}, contract: {expected_text}")
+                problems.append(
+                    f"Arrow type of {field.name}: {field.type}, contract: {expected_text}"
+                )
     problems += _check_schema_file(files["schema"], actual)
     return problems
 

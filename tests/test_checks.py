@@ -31,7 +31,10 @@ IDC_INDEX = INDEX_BY_NAME["idc_index"]
 
 
 def _problems(spec, directory, **versions):
-    versions = versions or {"release_version": f"{SAMPLE_VERSIONS}.0.0", "idc_version": SAMPLE_VERSIONS}
+    versions = versions or {
+        "release_version": f"{SAMPLE_VERSIONS}.0.0",
+        "idc_version": SAMPLE_VERSIONS,
+    }
     return {o.name: o.problems for o in evaluate_files(spec, directory, **versions)}
 
 
@@ -44,7 +47,11 @@ def _rewrite(path, table, metadata=None):
 
 @pytest.mark.parametrize("spec", INDICES, ids=lambda s: s.name)
 def test_good_artifacts_pass_every_blocking_check(spec, built_artifacts):
-    assert _problems(spec, built_artifacts) == {CONTRACT_CHECK: [], INTEGRITY_CHECK: [], KEY_CHECK: []}
+    assert _problems(spec, built_artifacts) == {
+        CONTRACT_CHECK: [],
+        INTEGRITY_CHECK: [],
+        KEY_CHECK: [],
+    }
 
 
 def test_good_artifacts_pass_sha256sum(built_artifacts):
@@ -61,7 +68,9 @@ def test_one_flipped_byte_fails_integrity(artifacts_copy):
     problems = check_integrity(
         artifacts_copy, "collections_index", release_version=None, idc_version=None
     )
-    assert problems == ["collections_index.parquet: sha256 does not match collections_index.parquet.sha256"]
+    assert problems == [
+        "collections_index.parquet: sha256 does not match collections_index.parquet.sha256"
+    ]
 
 
 def test_wrong_embedded_version_fails_integrity(artifacts_copy):
@@ -125,7 +134,10 @@ def test_null_key_fails_the_key_check(artifacts_copy):
     ids = table.column("collection_id").to_pylist()
     ids[0] = None
     position = table.schema.get_field_index("collection_id")
-    _rewrite(path, table.set_column(position, table.schema.field(position), pa.array(ids, pa.large_string())))
+    _rewrite(
+        path,
+        table.set_column(position, table.schema.field(position), pa.array(ids, pa.large_string())),
+    )
     outcome = key_outcome(INDEX_BY_NAME["collections_index"], artifacts_copy)
     assert outcome.problems == ["1 rows with a NULL in the key (collection_id)"]
 
@@ -144,5 +156,7 @@ def test_references_resolve_on_good_artifacts_and_dangle_on_bad(artifacts_copy):
 
 def test_verify_directory_reports_each_index(artifacts_copy):
     (artifacts_copy / "idc_index.parquet.sha256").write_text("0" * 64 + "  idc_index.parquet\n")
-    failing = {name for name, outcome in verify_directory(artifacts_copy, INDICES) if not outcome.passed}
+    failing = {
+        name for name, outcome in verify_directory(artifacts_copy, INDICES) if not outcome.passed
+    }
     assert failing == {"idc_index"}

@@ -38,7 +38,9 @@ def test_bundled_indices_have_their_published_arrow_schema():
         schema = target_schema(contract, pa.schema([]))
         assert [f"{f.name}: {f.type}" for f in schema] == list(contract.arrow_schema)
         # the BigQuery view of the Arrow schema agrees with the recorded types and modes
-        assert [bigquery_type(f.type) for f in schema] == [(c.type, c.mode) for c in contract.columns]
+        assert [bigquery_type(f.type) for f in schema] == [
+            (c.type, c.mode) for c in contract.columns
+        ]
 
 
 def test_supplementary_file_inherits_types_from_its_source_index():

@@ -104,7 +104,9 @@ def test_undescribed_column_names_file_line_and_column(tmp_path):
 
 def test_table_outside_a_release_dataset_is_refused(tmp_path):
     text = GOOD.replace("idc_v{{ idc_version }}", "idc_current")
-    with pytest.raises(QueryDefinitionError, match="idc_current.dicom_all is not in an IDC release"):
+    with pytest.raises(
+        QueryDefinitionError, match=r"idc_current\.dicom_all is not in an IDC release"
+    ):
         _write(tmp_path, text)()
 
 
