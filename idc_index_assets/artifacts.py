@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .contract import IndexContract, conform_batch, target_schema
+from .contract import ContractMismatch, IndexContract, conform_batch, target_schema
 from .queries import ColumnDoc
 from .validation import (
     CONTRACT_CHECK,
@@ -128,6 +128,8 @@ def write_index(
                 for batch in batches:
                     writer.write_batch(conform_batch(batch, schema))
                     rows += batch.num_rows
+        except ContractMismatch as error:
+            raise ArtifactValidationError(name, {CONTRACT_CHECK: [str(error)]}) from error
         finally:
             sink.close()
         digest = sink.digest.hexdigest()

@@ -200,6 +200,19 @@ def conform(array: pa.Array, target: pa.DataType) -> pa.Array:
     return array.cast(target)
 
 
+class ContractMismatch(ValueError):
+    """A query result column that cannot take the contract's type."""
+
+
 def conform_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    columns = [conform(batch.column(f.name), f.type) for f in schema]
+    columns = []
+    for field in schema:
+        column = batch.column(field.name)
+        try:
+            columns.append(conform(column, field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError) as error:
+            raise ContractMismatch(
+                f"column {field.name}: the query's {column.type} does not convert to the "
+                f"contract's {field.type}: {error}"
+            ) from error
     return pa.RecordBatch.from_arrays(columns, schema=schema)
