@@ -72,6 +72,8 @@ def _build(args: argparse.Namespace) -> int:
         partition_key=str(version),
         asset_selection=[AssetKey(name) for name in selection],
         raise_on_error=False,
+        # step progress and each index's row count, without the per-event debug lines
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         tags={"idc_version": str(version), "release_version": release_version},
     )
     directory = _resolved(store).directory(version)

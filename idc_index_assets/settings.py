@@ -37,7 +37,10 @@ def apply_defaults() -> None:
             value = str(Path(value).resolve())
         os.environ.setdefault(name, value)
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    # An empty dagster.yaml: the default storage in DAGSTER_HOME, without a warning on each start.
+    (home / "dagster.yaml").touch()
 
 
 def max_row_drop() -> float:

@@ -1,0 +1,120 @@
+"""The Dagster code location: definitions load as a user sees them, and real runs of the job."""
+
+import shutil
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from dagster import AssetKey, DagsterEventType, instance_for_test
+
+from idc_index_assets.assets import SOURCE_GROUP
+from idc_index_assets.definitions import build_indices_job, defs
+from idc_index_assets.queries import SOURCE_PROJECT, load_query
+from idc_index_assets.registry import INDICES
+from idc_index_assets.validation import CONTRACT_CHECK, INTEGRITY_CHECK
+
+from .conftest import SAMPLE_VERSIONS
+
+N = str(SAMPLE_VERSIONS)
+
+
+def test_every_index_is_a_documented_partitioned_asset():
+    graph = defs.resolve_asset_graph()
+    for spec in INDICES:
+        query = load_query(spec.name)
+        node = graph.get(AssetKey(spec.name))
+        assert node.partitions_def.name == "idc_version"
+        assert node.description == query.table_description
+        assert node.code_version == query.code_version
+        schema = node.metadata["dagster/column_schema"]
+        assert [c.name for c in schema.columns] == spec.contract.column_names
+        assert all(c.description for c in schema.columns)
+        parents = {key for key in node.parent_keys}
+        sources = {key for key in parents if key.path[0] == SOURCE_GROUP}
+        assert {key.path[-1] for key in sources} == {t.table for t in query.source_tables}
+        assert {key.path[-1] for key in parents - sources} == set(query.upstream_indices)
+        checks = {key.name for key in graph.get_check_keys_for_assets({node.key})}
+        assert {CONTRACT_CHECK, INTEGRITY_CHECK, "primary_key"} <= checks
+
+
+def test_tcia_idc_subset_is_downstream_of_idc_index():
+    graph = defs.resolve_asset_graph()
+    assert AssetKey("idc_index") in graph.get(AssetKey("tcia_idc_subset")).parent_keys
+
+
+@pytest.fixture
+def environment(monkeypatch, tmp_path):
+    def configure(source):
+        monkeypatch.setenv("IDC_ENGINE", "duckdb")
+        monkeypatch.setenv("IDC_SOURCE_DIR", str(source))
+        monkeypatch.setenv("IDC_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+        monkeypatch.setenv("IDC_RELEASE_VERSION", "")
+        return tmp_path / "artifacts" / N
+
+    return configure
+
+
+def _run(instance, selection=None):
+    instance.add_dynamic_partitions("idc_version", [N])
+    job = defs.resolve_job_def(build_indices_job.name)
+    return job.execute_in_process(
+        instance=instance, partition_key=N, raise_on_error=False, asset_selection=selection
+    )
+
+
+def _checks(result):
+    return {
+        (
+            e.asset_check_evaluation_data.asset_key.to_user_string(),
+            e.asset_check_evaluation_data.check_name,
+        ): e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+
+
+def test_a_run_materializes_every_index_with_metadata(sample_source, environment):
+    directory = environment(sample_source)
+    with instance_for_test() as instance:
+        result = _run(instance)
+        assert result.success
+        for spec in INDICES:
+            event = instance.get_latest_materialization_event(AssetKey(spec.name))
+            metadata = event.asset_materialization.metadata
+            rows = pq.read_metadata(directory / f"{spec.name}.parquet").num_rows
+            assert metadata["dagster/row_count"].value == rows
+            assert (
+                metadata["sha256"].value in (directory / f"{spec.name}.parquet.sha256").read_text()
+            )
+            assert event.asset_materialization.partition == N
+        checks = _checks(result)
+        assert checks and all(checks.values()), checks
+        assert {name for _, name in checks} >= {
+            CONTRACT_CHECK,
+            INTEGRITY_CHECK,
+            "primary_key",
+            "references",
+            "row_count_drift",
+        }
+
+
+def test_a_failed_blocking_check_stops_the_downstream_asset(sample_source, environment, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(sample_source, source)
+    path = source / SOURCE_PROJECT / f"idc_v{N}" / "dicom_all.parquet"
+    table = pq.read_table(path)
+    # One instance without a SeriesInstanceUID: idc_index gets a NULL key.
+    broken = pc.if_else(
+        pa.array([i == 0 for i in range(table.num_rows)]),
+        pa.scalar(None, pa.string()),
+        table["SeriesInstanceUID"],
+    )
+    index = table.schema.get_field_index("SeriesInstanceUID")
+    pq.write_table(table.set_column(index, "SeriesInstanceUID", broken), path)
+    environment(source)
+    with instance_for_test() as instance:
+        result = _run(instance, [AssetKey("idc_index"), AssetKey("tcia_idc_subset")])
+        assert not result.success
+        assert _checks(result)[("idc_index", "primary_key")] is False
+        assert instance.get_latest_materialization_event(AssetKey("tcia_idc_subset")) is None
