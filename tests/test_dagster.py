@@ -63,15 +63,17 @@ def _run(instance, selection=None):
     )
 
 
-def _checks(result):
-    return {
-        (
-            e.asset_check_evaluation_data.asset_key.to_user_string(),
-            e.asset_check_evaluation_data.check_name,
-        ): e.asset_check_evaluation_data.passed
+def _evaluations(result):
+    evaluations = [
+        e.asset_check_evaluation_data
         for e in result.all_events
         if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
-    }
+    ]
+    return {(e.asset_key.to_user_string(), e.check_name): e for e in evaluations}
+
+
+def _checks(result):
+    return {key: evaluation.passed for key, evaluation in _evaluations(result).items()}
 
 
 def test_a_run_materializes_every_index_with_metadata(sample_source, environment):
@@ -118,3 +120,32 @@ def test_a_failed_blocking_check_stops_the_downstream_asset(sample_source, envir
         assert not result.success
         assert _checks(result)[("idc_index", "primary_key")] is False
         assert instance.get_latest_materialization_event(AssetKey("tcia_idc_subset")) is None
+
+
+def test_row_count_drift_warns_when_an_index_shrinks(sample_source, environment, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(sample_source, source)
+    path = source / SOURCE_PROJECT / f"idc_v{N}" / "dicom_all.parquet"
+    table = pq.read_table(path)
+    # Version N keeps the instances of a few series only: idc_index loses most of its rows.
+    few = pc.is_in(table["SeriesInstanceUID"], pc.unique(table["SeriesInstanceUID"])[:5])
+    pq.write_table(table.filter(few), path)
+    environment(source)
+    job = defs.resolve_job_def(build_indices_job.name)
+    selection = [AssetKey("idc_index")]
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("idc_version", ["2", N])
+        first = job.execute_in_process(
+            instance=instance, partition_key="2", asset_selection=selection
+        )
+        evaluation = _evaluations(first)[("idc_index", "row_count_drift")]
+        assert evaluation.passed
+        assert "nothing to compare" in evaluation.metadata["note"].value
+        second = job.execute_in_process(
+            instance=instance, partition_key=N, asset_selection=selection
+        )
+        evaluation = _evaluations(second)[("idc_index", "row_count_drift")]
+        assert not evaluation.passed
+        assert evaluation.severity.value == "WARN"
+        assert evaluation.metadata["previous_idc_version"].value == 2
+        assert evaluation.metadata["rows"].value == 5
