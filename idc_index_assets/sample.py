@@ -28,7 +28,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from . import sample_pathology, sample_radiology
 from .queries import SOURCE_PROJECT
+from .sample_kit import (
+    InstanceRows,
+    join,
+    pick,
+    repeated_strings,
+    text,
+    uniform,
+    uuid4,
+)
 from .source_contract import source_tables
 
 BASE_SERIES = 240
@@ -318,61 +328,6 @@ MODALITIES = {
 }
 
 
-# --- vectorized helpers -----------------------------------------------------------------------
-
-
-def _mix(*keys: np.ndarray | int) -> np.ndarray:
-    """A 64-bit hash of integer keys (splitmix64 finalizer), elementwise."""
-    with np.errstate(over="ignore"):
-        h = np.zeros(np.broadcast(*keys).shape, dtype=np.uint64)
-        for key in keys:
-            h = h * np.uint64(0x9E3779B97F4A7C15) + np.asarray(key, dtype=np.uint64)
-            h ^= h >> np.uint64(30)
-            h *= np.uint64(0xBF58476D1CE4E5B9)
-            h ^= h >> np.uint64(27)
-            h *= np.uint64(0x94D049BB133111EB)
-            h ^= h >> np.uint64(31)
-    return h
-
-
-def _uniform(*keys) -> np.ndarray:
-    return (_mix(*keys) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
-def _uuid4(*keys) -> pa.Array:
-    """Random-looking version-4 UUID strings, a pure function of the keys."""
-    high = _mix(*keys, 1) & np.uint64(0xFFFFFFFFFFFF0FFF) | np.uint64(0x4000)
-    low = _mix(*keys, 2) & np.uint64(0x3FFFFFFFFFFFFFFF) | np.uint64(0x8000000000000000)
-    hex_bytes = np.stack([high, low], axis=1).astype(">u8").tobytes().hex().encode()
-    hexes = pa.array(np.frombuffer(hex_bytes, dtype="S32").astype(object)).cast(pa.string())
-    parts = [
-        pc.utf8_slice_codeunits(hexes, a, b)
-        for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
-    ]
-    return pc.binary_join_element_wise(*parts, "-")
-
-
-def _text(values: np.ndarray) -> pa.Array:
-    return pc.cast(pa.array(values), pa.string())
-
-
-def _join(*parts, sep: str = "") -> pa.Array:
-    return pc.binary_join_element_wise(*parts, sep)
-
-
-def _pick(options, index: np.ndarray) -> pa.Array:
-    """options[index] elementwise, as an Arrow array (None stays NULL)."""
-    return pa.array(list(options)).take(pa.array(index))
-
-
-def _repeated_strings(values: pa.Array, per_row: int) -> pa.Array:
-    """Each row's value repeated `per_row` times as a REPEATED STRING."""
-    offsets = pa.array(np.arange(len(values) + 1, dtype=np.int32) * per_row)
-    return pa.ListArray.from_arrays(
-        offsets, pc.take(values, np.repeat(np.arange(len(values)), per_row))
-    )
-
-
 def _empty_or_null(field: pa.Field, rows: int) -> pa.Array:
     if pa.types.is_list(field.type):
         offsets = pa.array(np.zeros(rows + 1, dtype=np.int32))
@@ -391,6 +346,12 @@ def _table(contract_name: str, columns: dict[str, pa.Array], rows: int) -> pa.Ta
         value = columns.get(field.name)
         arrays.append(_empty_or_null(field, rows) if value is None else pc.cast(value, field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+# Modality-specific columns (sequences, acquisition parameters, ...) come from these providers:
+# each takes the release's InstanceRows and returns {"dicom_all"|"dicom_metadata": {column: array}}
+# with one value per instance.
+COLUMN_PROVIDERS: list = [sample_pathology.columns, sample_radiology.columns]
 
 
 # --- the universe of series ---------------------------------------------------------------------
@@ -506,55 +467,55 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
         return pc.take(values if isinstance(values, pa.Array) else pa.array(values), owner)
 
     s_sid, s_rev = sid[owner], revision[owner]
-    crdc_series = _uuid4(seed, sid, revision, 11)
-    crdc_instance = _uuid4(seed, s_sid, s_rev, number, 12)
+    crdc_series = uuid4(seed, sid, revision, 11)
+    crdc_instance = uuid4(seed, s_sid, s_rev, number, 12)
 
     home = [LICENSE_BUCKET[c.license[0]] for c in COLLECTIONS]
     buckets = [
         c.legacy_bucket if version == 1 and home[i] == "idc-open-data" else home[i]
         for i, c in enumerate(COLLECTIONS)
     ]
-    gcs_bucket = _pick(buckets, coll)
+    gcs_bucket = pick(buckets, coll)
     aws_bucket = pc.take(pa.array([AWS_BUCKET[b] for b in buckets]), pa.array(coll))
-    series_aws_url = _join("s3://", aws_bucket, "/", crdc_series, "/")
+    series_aws_url = join("s3://", aws_bucket, "/", crdc_series, "/")
 
-    study_uid = _join(UID_ROOT, _text(universe.study[served]), sep=".1.")
-    series_uid = _join(UID_ROOT, _text(sid), sep=".2.")
-    sop_uid = _join(per_instance(series_uid), _text(number + 1), sep=".")
+    study_uid = join(UID_ROOT, text(universe.study[served]), sep=".1.")
+    series_uid = join(UID_ROOT, text(sid), sep=".2.")
+    sop_uid = join(per_instance(series_uid), text(number + 1), sep=".")
     patient_number = universe.patient[served]
-    patient_id = _join(
-        _pick([c.name.split("-")[-1].upper() for c in COLLECTIONS], coll),
-        pc.utf8_lpad(_text(patient_number), 5, "0"),
+    patient_id = join(
+        pick([c.name.split("-")[-1].upper() for c in COLLECTIONS], coll),
+        pc.utf8_lpad(text(patient_number), 5, "0"),
         sep="-",
     )
 
     # Series-level attributes: functions of the series (and patient/study), so stable across versions.
     u_patient, u_study = (
-        _uniform(seed, patient_number, 21),
-        _uniform(seed, universe.study[served], 22),
+        uniform(seed, patient_number, 21),
+        uniform(seed, universe.study[served], 22),
     )
     study_date = pa.array(
         np.datetime64("2000-01-01") + (u_study * 6000).astype("timedelta64[D]"), pa.date32()
     )
     age = (u_patient * 60 + 25).astype(int)
-    patient_age = _join(pc.utf8_lpad(_text(age), 3, "0"), "Y")
+    patient_age = join(pc.utf8_lpad(text(age), 3, "0"), "Y")
     patient_age = pc.if_else(pa.array(u_patient < 0.05), "", patient_age)  # some empty in DICOM
-    sex = _pick(["M", "F"], (u_patient * 1000).astype(int) % 2)
+    sex = pick(["M", "F"], (u_patient * 1000).astype(int) % 2)
 
     def choose(attribute: str, salt: int) -> pa.Array:
         options = [getattr(MODALITIES[n], attribute) for n in MODALITY_NAMES]
-        u = _uniform(seed, sid, salt)
+        u = uniform(seed, sid, salt)
         flat = [value for group in options for value in group]
         start = np.cumsum([0] + [len(g) for g in options])[:-1]
         sizes = np.array([len(g) for g in options])
-        return _pick(flat, start[mod] + (u * sizes[mod]).astype(int))
+        return pick(flat, start[mod] + (u * sizes[mod]).astype(int))
 
     description, manufacturer = choose("descriptions", 23), choose("manufacturers", 24)
     ar = universe.analysis_result[served]
     ar_slot = np.where(ar < 0, len(ANALYSIS_RESULTS), ar)  # the slot after the last: original data
     ar_ids = [r.analysis_result_id for r in ANALYSIS_RESULTS] + [None]
     ar_dois = [r.doi for r in ANALYSIS_RESULTS] + [None]
-    source_doi = pc.coalesce(_pick(ar_dois, ar_slot), _pick([c.doi for c in COLLECTIONS], coll))
+    source_doi = pc.coalesce(pick(ar_dois, ar_slot), pick([c.doi for c in COLLECTIONS], coll))
 
     specs = [MODALITIES[n] for n in MODALITY_NAMES]
     # The second transfer syntax (and photometric interpretation), if any, is the first instance's:
@@ -564,58 +525,58 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     ts = np.where(alternate, 1, 0)
     ts_flat = [t for m in specs for t in (m.transfer_syntaxes * 2)[:2]]
     pi_flat = [p for m in specs for p in (m.photometric * 2)[:2]]
-    transfer_syntax = _pick(ts_flat, i_mod * 2 + ts)
-    photometric = _pick(pi_flat, i_mod * 2 + ts)
-    pixel_representation = _pick([m.pixel_representation for m in specs], i_mod)
+    transfer_syntax = pick(ts_flat, i_mod * 2 + ts)
+    photometric = pick(pi_flat, i_mod * 2 + ts)
+    pixel_representation = pick([m.pixel_representation for m in specs], i_mod)
 
     low = np.array([m.megabytes[0] for m in specs])[i_mod]
     high = np.array([m.megabytes[1] for m in specs])[i_mod]
-    size = ((low + (high - low) * _uniform(seed, s_sid, s_rev, number, 25)) * 1e6).astype(np.int64)
+    size = ((low + (high - low) * uniform(seed, s_sid, s_rev, number, 25)) * 1e6).astype(np.int64)
 
-    body_part = _pick([c.body_part for c in COLLECTIONS], coll)
+    body_part = pick([c.body_part for c in COLLECTIONS], coll)
     body_part = pc.if_else(
         pa.array(np.isin(mod, [MODALITY_NAMES.index("SM")])),
         pa.scalar(None, pa.string()),
         body_part,
     )
-    modality_name = _pick(MODALITY_NAMES, mod)
+    modality_name = pick(MODALITY_NAMES, mod)
     is_image = np.isin(mod, [MODALITY_NAMES.index(n) for n in ("CT", "MR", "PT")])
-    pixel_spacing = _text(np.round(0.5 + _uniform(seed, sid, 26) * 0.5, 6))
+    pixel_spacing = text(np.round(0.5 + uniform(seed, sid, 26) * 0.5, 6))
 
     dicom_all = {
-        "collection_id": per_instance(_pick([c.collection_id for c in COLLECTIONS], coll)),
-        "analysis_result_id": per_instance(_pick(ar_ids, ar_slot)),
+        "collection_id": per_instance(pick([c.collection_id for c in COLLECTIONS], coll)),
+        "analysis_result_id": per_instance(pick(ar_ids, ar_slot)),
         "PatientID": per_instance(patient_id),
         "PatientAge": per_instance(patient_age),
         "PatientSex": per_instance(sex),
         "StudyInstanceUID": per_instance(study_uid),
         "StudyDate": per_instance(study_date),
         "StudyDescription": per_instance(
-            _pick(["CT CHEST", "MRI PELVIS", "PET/CT", "Pathology"], (u_study * 4).astype(int))
+            pick(["CT CHEST", "MRI PELVIS", "PET/CT", "Pathology"], (u_study * 4).astype(int))
         ),
         "SeriesInstanceUID": per_instance(series_uid),
         "SeriesDate": per_instance(study_date),
         "SeriesDescription": per_instance(description),
-        "SeriesNumber": per_instance(_text((_uniform(seed, sid, 27) * 900).astype(int) + 1)),
+        "SeriesNumber": per_instance(text((uniform(seed, sid, 27) * 900).astype(int) + 1)),
         "Modality": per_instance(modality_name),
-        "SOPClassUID": per_instance(_pick([m.sop_class for m in specs], mod)),
+        "SOPClassUID": per_instance(pick([m.sop_class for m in specs], mod)),
         "SOPInstanceUID": sop_uid,
         "TransferSyntaxUID": transfer_syntax,
         "PhotometricInterpretation": photometric,
         "PixelRepresentation": pixel_representation,
         "Manufacturer": per_instance(manufacturer),
-        "ManufacturerModelName": per_instance(_join(manufacturer, "model", sep=" ")),
+        "ManufacturerModelName": per_instance(join(manufacturer, "model", sep=" ")),
         "Source_DOI": per_instance(source_doi),
         "license_short_name": per_instance(
             pc.coalesce(
-                _pick([CC_BY_4[0]] * len(ANALYSIS_RESULTS) + [None], ar_slot),
-                _pick([c.license[0] for c in COLLECTIONS], coll),
+                pick([CC_BY_4[0]] * len(ANALYSIS_RESULTS) + [None], ar_slot),
+                pick([c.license[0] for c in COLLECTIONS], coll),
             )
         ),
         "instance_size": pa.array(size),
         "crdc_series_uuid": per_instance(crdc_series),
         "crdc_instance_uuid": crdc_instance,
-        "gcs_url": _join(
+        "gcs_url": join(
             "gs://",
             per_instance(gcs_bucket),
             "/",
@@ -629,14 +590,14 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
         "SliceThickness": per_instance(
             pc.if_else(
                 pa.array(is_image),
-                _text(np.round(0.625 + (_uniform(seed, sid, 28) * 8).astype(int) * 0.625, 3)),
+                text(np.round(0.625 + (uniform(seed, sid, 28) * 8).astype(int) * 0.625, 3)),
                 None,
             )
         ),
         "PixelSpacing": per_instance(
             pc.if_else(
                 pa.array(is_image),
-                _repeated_strings(pixel_spacing, 2),
+                repeated_strings(pixel_spacing, 2),
                 pa.scalar(None, pa.list_(pa.string())),
             )
         ),
@@ -646,6 +607,31 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     dicom_all["PixelSpacing"] = pc.fill_null(
         dicom_all["PixelSpacing"], pa.scalar([], pa.list_(pa.string()))
     )
+    instances = InstanceRows(
+        seed=seed,
+        version=version,
+        modality=np.array(MODALITY_NAMES)[i_mod],
+        collection_id=np.array([c.collection_id for c in COLLECTIONS])[coll][owner],
+        series=s_sid,
+        revision=s_rev,
+        number=number,
+        instance_count=count[owner],
+        patient_id=dicom_all["PatientID"],
+        study_uid=dicom_all["StudyInstanceUID"],
+        series_uid=dicom_all["SeriesInstanceUID"],
+        sop_uid=sop_uid,
+    )
+    dicom_metadata = {
+        "SOPInstanceUID": sop_uid,
+        "SeriesInstanceUID": dicom_all["SeriesInstanceUID"],
+        "StudyInstanceUID": dicom_all["StudyInstanceUID"],
+        "PatientID": dicom_all["PatientID"],
+        "SOPClassUID": dicom_all["SOPClassUID"],
+    }
+    for provider in COLUMN_PROVIDERS:
+        extra = provider(instances)
+        dicom_all.update(extra.get("dicom_all", {}))
+        dicom_metadata.update(extra.get("dicom_metadata", {}))
 
     tables = {
         "dicom_all": _table(_name("dicom_all"), dicom_all, rows),
@@ -663,17 +649,7 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
             },
             rows,
         ),
-        "dicom_metadata": _table(
-            _name("dicom_metadata"),
-            {
-                "SOPInstanceUID": sop_uid,
-                "SeriesInstanceUID": dicom_all["SeriesInstanceUID"],
-                "StudyInstanceUID": dicom_all["StudyInstanceUID"],
-                "PatientID": dicom_all["PatientID"],
-                "SOPClassUID": dicom_all["SOPClassUID"],
-            },
-            rows,
-        ),
+        "dicom_metadata": _table(_name("dicom_metadata"), dicom_metadata, rows),
         "original_collections_metadata": _collections_metadata(coll, patient_number, version),
         "analysis_results_metadata": _analysis_results_metadata(ar, patient_number, version),
         "version_metadata": _table(

@@ -1,0 +1,101 @@
+"""Vectorized building blocks of the sample release, shared by the modules that fill its columns.
+
+Every value is a pure function of integer keys (seed, series, revision, instance, salt) through a
+hash, so a series that does not change between releases gets exactly the same values in each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def mix(*keys: np.ndarray | int) -> np.ndarray:
+    """A 64-bit hash of integer keys (splitmix64 finalizer), elementwise."""
+    with np.errstate(over="ignore"):
+        h = np.zeros(np.broadcast(*keys).shape, dtype=np.uint64)
+        for key in keys:
+            h = h * np.uint64(0x9E3779B97F4A7C15) + np.asarray(key, dtype=np.uint64)
+            h ^= h >> np.uint64(30)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(27)
+            h *= np.uint64(0x94D049BB133111EB)
+            h ^= h >> np.uint64(31)
+    return h
+
+
+def uniform(*keys) -> np.ndarray:
+    return (mix(*keys) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def uuid4(*keys) -> pa.Array:
+    """Random-looking version-4 UUID strings, a pure function of the keys."""
+    high = mix(*keys, 1) & np.uint64(0xFFFFFFFFFFFF0FFF) | np.uint64(0x4000)
+    low = mix(*keys, 2) & np.uint64(0x3FFFFFFFFFFFFFFF) | np.uint64(0x8000000000000000)
+    hex_bytes = np.stack([high, low], axis=1).astype(">u8").tobytes().hex().encode()
+    hexes = pa.array(np.frombuffer(hex_bytes, dtype="S32").astype(object)).cast(pa.string())
+    parts = [
+        pc.utf8_slice_codeunits(hexes, a, b)
+        for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+    ]
+    return pc.binary_join_element_wise(*parts, "-")
+
+
+def text(values: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(values), pa.string())
+
+
+def join(*parts, sep: str = "") -> pa.Array:
+    return pc.binary_join_element_wise(*parts, sep)
+
+
+def pick(options, index: np.ndarray) -> pa.Array:
+    """options[index] elementwise, as an Arrow array (None stays NULL)."""
+    return pa.array(list(options)).take(pa.array(index))
+
+
+def repeated_strings(values: pa.Array, per_row: int) -> pa.Array:
+    """Each row's value repeated `per_row` times as a REPEATED STRING."""
+    offsets = pa.array(np.arange(len(values) + 1, dtype=np.int32) * per_row)
+    return pa.ListArray.from_arrays(
+        offsets, pc.take(values, np.repeat(np.arange(len(values)), per_row))
+    )
+
+
+@dataclass(frozen=True)
+class InstanceRows:
+    """The instances of one release, one element per dicom_all row, for column providers.
+
+    `series` and `revision` identify the content of a series (a revision changes crdc uuids),
+    `number` is the instance's position in its series (0-based); the Arrow arrays are the
+    identifiers already in dicom_all.
+    """
+
+    seed: int
+    version: int
+    modality: np.ndarray  # modality name per instance (CT, SM, SEG, ...)
+    collection_id: np.ndarray
+    series: np.ndarray
+    revision: np.ndarray
+    number: np.ndarray
+    instance_count: np.ndarray  # instances in the instance's series
+    patient_id: pa.Array
+    study_uid: pa.Array
+    series_uid: pa.Array
+    sop_uid: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+    def where(self, *modalities: str) -> np.ndarray:
+        return np.isin(self.modality, modalities)
+
+    def uniform(self, salt: int, *, per: str = "series") -> np.ndarray:
+        """Uniform [0, 1) values, the same for every instance of a series (per="series") or
+        per instance (per="instance")."""
+        if per == "series":
+            return uniform(self.seed, self.series, salt)
+        return uniform(self.seed, self.series, self.revision, self.number, salt)
