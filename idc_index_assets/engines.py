@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,12 +110,15 @@ class DuckDBEngine:
         self, sql: str, *, query_file: str, local_tables: dict[str, Path] | None = None
     ) -> Iterator[QueryRun]:
         duck_sql = transpile_to_duckdb(sql, self.resolver(local_tables or {}, query_file))
-        connection = duckdb.connect(config={"memory_limit": self.memory_limit})
+        # Beyond the memory limit DuckDB spills here; a private directory unless one is given.
+        spill = Path(self.temp_directory or tempfile.mkdtemp(prefix="idc-duckdb-spill-"))
+        spill.mkdir(parents=True, exist_ok=True)
+        connection = duckdb.connect(
+            config={"memory_limit": self.memory_limit, "temp_directory": str(spill)}
+        )
         try:
             if self.threads:
                 connection.execute(f"SET threads = {int(self.threads)}")
-            if self.temp_directory:
-                connection.execute("SET temp_directory = ?", [str(self.temp_directory)])
             try:
                 reader = connection.sql(duck_sql).to_arrow_reader(BATCH_ROWS)
             except duckdb.Error as error:
@@ -121,6 +126,8 @@ class DuckDBEngine:
             yield QueryRun(_reraising(reader, query_file), {"engine": "duckdb"})
         finally:
             connection.close()
+            if self.temp_directory is None:
+                shutil.rmtree(spill, ignore_errors=True)
 
 
 def _first_line(error: BaseException) -> str:
