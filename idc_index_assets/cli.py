@@ -31,20 +31,35 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from dagster import AssetKey, DagsterInstance
-
-    from .definitions import build_indices_job, defs, index_assets
-    from .queries import parse_idc_version
+    from .definitions import index_assets
 
     names = [a.key.to_user_string() for a in index_assets]
     selection = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else names
     unknown = [name for name in selection if name not in names]
     if unknown:
         return _fail(f"unknown index {', '.join(unknown)}; known: {', '.join(names)}")
-    if args.release_version:
-        os.environ["IDC_RELEASE_VERSION"] = args.release_version
-    resources = defs.resources
-    engine, store = resources["index_engine"], resources["artifacts"]
+    return _materialize(selection, args.idc_version, args.release_version, "build_indices")
+
+
+def _package(args: argparse.Namespace) -> int:
+    from .publishing import WHEEL_ASSET
+
+    return _materialize([WHEEL_ASSET], args.idc_version, args.version, "package")
+
+
+def _materialize(
+    selection: list[str], idc_version: str | None, release_version: str | None, job_name: str
+) -> int:
+    """Run the selected assets of the Dagster definitions in-process for one IDC version, in the
+    persistent instance; prints where the artifacts are. Arguments are checked before any work."""
+    from dagster import AssetKey, DagsterInstance
+
+    from .definitions import defs
+    from .queries import parse_idc_version
+
+    if release_version:
+        os.environ["IDC_RELEASE_VERSION"] = release_version
+    engine, store = defs.resources["index_engine"], defs.resources["artifacts"]
     try:
         available = _resolved(engine).available_versions()
     except Exception as error:
@@ -55,8 +70,8 @@ def _build(args: argparse.Namespace) -> int:
             "run `idc-index-assets sample` first or set IDC_SOURCE_DIR"
         )
     try:
-        version = parse_idc_version(args.idc_version) if args.idc_version else available[-1]
-        release_version = _resolved(store).release_version_for(version)
+        version = parse_idc_version(idc_version) if idc_version else available[-1]
+        release = _resolved(store).release_version_for(version)
     except ValueError as error:
         return _fail(str(error))
     if version not in available:
@@ -66,7 +81,7 @@ def _build(args: argparse.Namespace) -> int:
     partitions = "idc_version"
     if not instance.has_dynamic_partition(partitions, str(version)):
         instance.add_dynamic_partitions(partitions, [str(version)])
-    job = defs.resolve_job_def(build_indices_job.name)
+    job = defs.resolve_job_def(job_name)
     result = job.execute_in_process(
         instance=instance,
         partition_key=str(version),
@@ -74,7 +89,7 @@ def _build(args: argparse.Namespace) -> int:
         raise_on_error=False,
         # step progress and each index's row count, without the per-event debug lines
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        tags={"idc_version": str(version), "release_version": release_version},
+        tags={"idc_version": str(version), "release_version": release},
     )
     directory = _resolved(store).directory(version)
     for event in result.all_events:
@@ -84,10 +99,19 @@ def _build(args: argparse.Namespace) -> int:
                 f"FAILED {event.step_key}: {error.message.strip() if error else ''}",
                 file=sys.stderr,
             )
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.asset_check_evaluation_data
+            if not evaluation.passed:
+                label = "FAILED" if evaluation.severity.value == "ERROR" else "WARNING"
+                print(
+                    f"{label} check {evaluation.asset_key.to_user_string()}:"
+                    f"{evaluation.check_name} {evaluation.description or ''}".rstrip(),
+                    file=sys.stderr,
+                )
     if not result.success:
-        print(f"build of IDC version {version} failed (run {result.run_id})", file=sys.stderr)
+        print(f"IDC version {version} failed (run {result.run_id})", file=sys.stderr)
         return 1
-    print(f"built {len(selection)} indices of IDC version {version} (release {release_version})")
+    print(f"materialized {', '.join(selection)} for IDC version {version} (release {release})")
     print(f"artifacts: {directory}")
     return 0
 
@@ -158,6 +182,11 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--select", help="comma-separated index names (default: all)")
     build.add_argument("--release-version", help="release version X.Y.Z (default: N.0.0)")
     build.set_defaults(handler=_build)
+
+    package = commands.add_parser("package", help="build the idc-index-data wheel")
+    package.add_argument("--idc-version", help="IDC version N (default: the newest in the source)")
+    package.add_argument("--version", help="wheel version X.Y.Z (default: N.0.0)")
+    package.set_defaults(handler=_package)
 
     verify = commands.add_parser("verify", help="check a directory of artifacts")
     verify.add_argument("path", help="directory holding <index>.parquet files and sidecars")

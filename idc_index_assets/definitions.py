@@ -7,6 +7,7 @@ from dagster import AssetSelection, Definitions, EnvVar, PreviewWarning, define_
 from . import settings
 from .assets import IDC_VERSION_PARTITIONS, build_index_asset, source_asset_specs
 from .checks import build_warning_checks
+from .publishing import idc_index_data_wheel
 from .queries import load_query
 from .registry import INDICES
 from .resources import ArtifactStore, IndexEngine
@@ -28,10 +29,20 @@ build_indices_job = define_asset_job(
     description="Build every index of one IDC version.",
 )
 
+package_job = define_asset_job(
+    "package",
+    selection=AssetSelection.assets(idc_index_data_wheel),
+    description="Build the idc-index-data wheel of one IDC version from its checked artifacts.",
+)
+
 defs = Definitions(
-    assets=[*source_asset_specs([load_query(spec.name) for spec in INDICES]), *index_assets],
+    assets=[
+        *source_asset_specs([load_query(spec.name) for spec in INDICES]),
+        *index_assets,
+        idc_index_data_wheel,
+    ],
     asset_checks=warning_checks,
-    jobs=[build_indices_job],
+    jobs=[build_indices_job, package_job],
     resources={
         "index_engine": IndexEngine(
             engine=EnvVar("IDC_ENGINE"),
