@@ -55,7 +55,9 @@ def _naive(source: Path, out: Path, memory_limit: str) -> dict:
     sql = load_query("idc_index").render(1)
     engine = DuckDBEngine(source)
     duck_sql = transpile_to_duckdb(sql, engine.resolver({}, "idc_index.sql"))
-    connection = duckdb.connect(config={"memory_limit": memory_limit})
+    spill = out / "spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(spill)})
     frame = connection.sql(duck_sql).df()
     out.mkdir(parents=True, exist_ok=True)
     path = out / "idc_index.parquet"
