@@ -7,6 +7,7 @@ from dagster import AssetSelection, Definitions, EnvVar, PreviewWarning, define_
 from . import settings
 from .assets import IDC_VERSION_PARTITIONS, build_index_asset, source_asset_specs
 from .checks import build_warning_checks
+from .automation import new_idc_version_sensor, weekly_rebuild
 from .publishing import idc_index_data_wheel
 from .queries import load_query
 from .registry import INDICES
@@ -43,6 +44,8 @@ defs = Definitions(
     ],
     asset_checks=warning_checks,
     jobs=[build_indices_job, package_job],
+    sensors=[new_idc_version_sensor],
+    schedules=[weekly_rebuild],
     resources={
         "index_engine": IndexEngine(
             engine=EnvVar("IDC_ENGINE"),

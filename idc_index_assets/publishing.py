@@ -13,6 +13,7 @@ from dagster import (
 )
 
 from .assets import IDC_VERSION_PARTITIONS
+from .automation import PUBLISH_WHEN_CHECKED
 from .checks import evaluate_files
 from .package import build_wheel
 from .queries import parse_idc_version
@@ -62,6 +63,7 @@ def package_wheel(store: ArtifactStore, idc_version: int):
     deps=[AssetKey(spec.name) for spec in PACKAGED_INDICES],
     group_name="publishing",
     kinds={"python", "wheel"},
+    automation_condition=PUBLISH_WHEN_CHECKED,
     description=(
         "The idc-index-data wheel of one IDC version: the bundled indices' Parquet files, the "
         "schema and SQL of every index and INDEX_METADATA, a drop-in replacement for the package "

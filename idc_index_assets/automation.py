@@ -1,0 +1,111 @@
+"""Automation: a sensor that notices a new IDC release and builds it, a periodic rebuild of the
+newest release, and the condition that lets publishing follow a build on its own.
+
+- `new_idc_version_sensor` asks the engine which IDC versions exist, adds the missing partitions
+  and requests one build per new version (run key `idc_version_<N>`, so the sensor never builds a
+  version twice; its cursor is the newest version it has requested). Engine errors become a
+  skipped tick that says why.
+- `weekly_rebuild` rebuilds the newest version (to catch revised data); cron and timezone from
+  `IDC_REBUILD_CRON` / `IDC_REBUILD_TIMEZONE`; off unless turned on.
+- `PUBLISH_WHEN_CHECKED`: downstream publishing assets materialize once every index of the
+  version has been updated and all their blocking checks passed (declarative automation).
+
+Both the sensor and the schedule are off by default (`IDC_AUTOMATION=on` turns them on), so a
+local `dagster dev` never starts builds by itself.
+"""
+
+import os
+
+from dagster import (
+    AutomationCondition,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    schedule,
+    sensor,
+)
+
+from .assets import IDC_VERSION_PARTITIONS
+from .resources import ArtifactStore, IndexEngine
+
+BUILD_JOB = "build_indices"
+
+PUBLISH_WHEN_CHECKED = (
+    AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("eager, after every upstream blocking check passed")
+
+
+def _default_status(kind):
+    on = os.environ.get("IDC_AUTOMATION", "").lower() in ("on", "1", "true", "yes")
+    return kind.RUNNING if on else kind.STOPPED
+
+
+def run_tags(idc_version: int, artifacts: ArtifactStore) -> dict[str, str]:
+    return {
+        "idc_version": str(idc_version),
+        "release_version": artifacts.release_version_for(idc_version),
+    }
+
+
+@sensor(
+    job_name=BUILD_JOB,
+    minimum_interval_seconds=3600,
+    default_status=_default_status(DefaultSensorStatus),
+    description="Builds every index of each new IDC version the engine's source offers.",
+)
+def new_idc_version_sensor(
+    context: SensorEvaluationContext, index_engine: IndexEngine, artifacts: ArtifactStore
+):
+    try:
+        available = index_engine.available_versions()
+    except Exception as error:  # the source is outside this process: report, never crash-loop
+        return SkipReason(f"cannot list the IDC versions of the source: {error}")
+    if not available:
+        return SkipReason("the source offers no IDC version")
+    known = set(context.instance.get_dynamic_partitions(IDC_VERSION_PARTITIONS.name))
+    missing = [str(v) for v in available if str(v) not in known]
+    newest_requested = int(context.cursor) if context.cursor else 0
+    # On the first tick only the newest version is built; after that, every version past the cursor.
+    new = [v for v in available if v > newest_requested] if newest_requested else available[-1:]
+    if not new and not missing:
+        return SkipReason(f"no new IDC version (newest: {available[-1]})")
+    return SensorResult(
+        run_requests=[
+            RunRequest(
+                run_key=f"idc_version_{version}",
+                partition_key=str(version),
+                tags=run_tags(version, artifacts),
+            )
+            for version in new
+        ],
+        dynamic_partitions_requests=[IDC_VERSION_PARTITIONS.build_add_request(missing)]
+        if missing
+        else [],
+        cursor=str(max([newest_requested, *new])),
+    )
+
+
+@schedule(
+    job_name=BUILD_JOB,
+    cron_schedule=os.environ.get("IDC_REBUILD_CRON") or "0 6 * * 1",
+    execution_timezone=os.environ.get("IDC_REBUILD_TIMEZONE") or "UTC",
+    default_status=_default_status(DefaultScheduleStatus),
+    description="Rebuilds the newest IDC version, to catch data IDC revised in place.",
+)
+def weekly_rebuild(
+    context: ScheduleEvaluationContext, index_engine: IndexEngine, artifacts: ArtifactStore
+):
+    try:
+        available = index_engine.available_versions()
+    except Exception as error:
+        return SkipReason(f"cannot list the IDC versions of the source: {error}")
+    if not available:
+        return SkipReason("the source offers no IDC version")
+    newest = available[-1]
+    if not context.instance.has_dynamic_partition(IDC_VERSION_PARTITIONS.name, str(newest)):
+        return SkipReason(f"IDC version {newest} is not built yet; the sensor builds it first")
+    return RunRequest(partition_key=str(newest), tags=run_tags(newest, artifacts))

@@ -1,0 +1,145 @@
+"""The new-version sensor, the rebuild schedule and the declarative publishing condition, evaluated
+against real Dagster instances and real sample snapshots."""
+
+import shutil
+
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    RunRequest,
+    SkipReason,
+    build_schedule_context,
+    build_sensor_context,
+    evaluate_automation_conditions,
+    instance_for_test,
+)
+
+from idc_index_assets.automation import new_idc_version_sensor, weekly_rebuild
+from idc_index_assets.definitions import build_indices_job, defs
+from idc_index_assets.publishing import WHEEL_ASSET
+from idc_index_assets.queries import SOURCE_PROJECT
+from idc_index_assets.resources import ArtifactStore, IndexEngine
+
+from .conftest import SAMPLE_VERSIONS
+
+N = SAMPLE_VERSIONS
+
+
+def _resources(source, tmp_path):
+    return {
+        "index_engine": IndexEngine(source_dir=str(source)),
+        "artifacts": ArtifactStore(root=str(tmp_path / "artifacts")),
+    }
+
+
+def _tick(instance: DagsterInstance, resources, cursor=None):
+    """One sensor evaluation, applying its partition requests as the daemon would."""
+    context = build_sensor_context(instance=instance, resources=resources, cursor=cursor)
+    result = new_idc_version_sensor(context)
+    if isinstance(result, SkipReason):
+        return [], cursor, result
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result.run_requests, result.cursor, None
+
+
+def test_the_sensor_builds_each_new_version_once(sample_source, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(sample_source, source)
+    newest = source / SOURCE_PROJECT / f"idc_v{N}"
+    held_back = tmp_path / "held_back"
+    shutil.move(newest, held_back)  # the source starts one release behind
+    resources = _resources(source, tmp_path)
+    with instance_for_test() as instance:
+        requests, cursor, _ = _tick(instance, resources)
+        assert [(r.partition_key, r.run_key) for r in requests] == [
+            (str(N - 1), f"idc_version_{N - 1}")
+        ]
+        assert requests[0].tags == {"idc_version": str(N - 1), "release_version": f"{N - 1}.0.0"}
+        assert instance.get_dynamic_partitions("idc_version") == [str(v) for v in range(1, N)]
+
+        requests, cursor, skipped = _tick(instance, resources, cursor)
+        assert requests == [] and "no new IDC version" in skipped.skip_message
+
+        shutil.move(held_back, newest)  # IDC publishes the next release
+        requests, cursor, _ = _tick(instance, resources, cursor)
+        assert [r.partition_key for r in requests] == [str(N)]
+        assert cursor == str(N)
+        assert str(N) in instance.get_dynamic_partitions("idc_version")
+
+        requests, _, skipped = _tick(instance, resources, cursor)
+        assert requests == [] and skipped is not None
+
+
+def test_an_unreadable_source_skips_the_tick_with_the_reason(tmp_path):
+    not_a_directory = tmp_path / "source"
+    not_a_directory.write_text("")
+    with instance_for_test() as instance:
+        _, _, skipped = _tick(instance, _resources(not_a_directory, tmp_path))
+    assert skipped is not None
+    assert "cannot list the IDC versions" in skipped.skip_message
+    assert str(not_a_directory) in skipped.skip_message
+
+
+def test_the_schedule_rebuilds_the_newest_built_version(sample_source, tmp_path):
+    resources = _resources(sample_source, tmp_path)
+    with instance_for_test() as instance:
+        context = build_schedule_context(instance=instance, resources=resources)
+        assert isinstance(weekly_rebuild(context), SkipReason)  # nothing built yet
+        instance.add_dynamic_partitions("idc_version", [str(N)])
+        request = weekly_rebuild(build_schedule_context(instance=instance, resources=resources))
+        assert isinstance(request, RunRequest) and request.partition_key == str(N)
+
+
+@pytest.fixture
+def environment(monkeypatch, tmp_path):
+    def configure(source):
+        monkeypatch.setenv("IDC_SOURCE_DIR", str(source))
+        monkeypatch.setenv("IDC_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+        monkeypatch.setenv("IDC_RELEASE_VERSION", "")
+
+    return configure
+
+
+def _wheel_requested(result) -> bool:
+    return str(N) in result.get_requested_partitions(AssetKey(WHEEL_ASSET))
+
+
+def test_the_wheel_follows_a_checked_build(sample_source, environment):
+    environment(sample_source)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("idc_version", [str(N)])
+        before = evaluate_automation_conditions(defs=defs, instance=instance)
+        job = defs.resolve_job_def(build_indices_job.name)
+        assert job.execute_in_process(instance=instance, partition_key=str(N)).success
+        after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
+        assert _wheel_requested(after)
+
+
+def test_a_failed_check_holds_the_wheel_back(sample_source, environment, tmp_path):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    source = tmp_path / "source"
+    shutil.copytree(sample_source, source)
+    path = source / SOURCE_PROJECT / f"idc_v{N}" / "dicom_all.parquet"
+    table = pq.read_table(path)
+    broken = pc.if_else(
+        pa.array([i == 0 for i in range(table.num_rows)]),
+        pa.scalar(None, pa.string()),
+        table["SeriesInstanceUID"],
+    )
+    index = table.schema.get_field_index("SeriesInstanceUID")
+    pq.write_table(table.set_column(index, "SeriesInstanceUID", broken), path)
+    environment(source)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("idc_version", [str(N)])
+        before = evaluate_automation_conditions(defs=defs, instance=instance)
+        job = defs.resolve_job_def(build_indices_job.name)
+        assert not job.execute_in_process(
+            instance=instance, partition_key=str(N), raise_on_error=False
+        ).success
+        after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
+        assert not _wheel_requested(after)
