@@ -9,10 +9,12 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     AssetSpec,
+    Backoff,
     DynamicPartitionsDefinition,
     Failure,
     MaterializeResult,
     MetadataValue,
+    RetryPolicy,
     TableColumn,
     TableSchema,
     asset,
@@ -22,6 +24,7 @@ from .artifacts import ArtifactValidationError
 from .build import build_index
 from .checks import Outcome, blocking_check_specs, key_outcome
 from .contract import bigquery_type
+from .engines import EngineError
 from .queries import IndexQuery, SourceTable, load_query, parse_idc_version
 from .registry import IndexSpec
 from .resources import ArtifactStore, IndexEngine
@@ -29,6 +32,8 @@ from .source_contract import source_tables as source_contract_tables
 from .validation import CONTRACT_CHECK, INTEGRITY_CHECK
 
 IDC_VERSION_PARTITIONS = DynamicPartitionsDefinition(name="idc_version")
+# Transient engine failures (BigQuery 429/5xx) are retried; errors in a query or its data are not.
+RETRY_POLICY = RetryPolicy(max_retries=3, delay=10, backoff=Backoff.EXPONENTIAL)
 SOURCE_GROUP = "idc_source"
 
 
@@ -95,6 +100,7 @@ def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
         group_name="supplementary" if spec.supplementary else "indices",
         kinds={"sql", "parquet"},
         check_specs=blocking_check_specs(spec, IDC_VERSION_PARTITIONS),
+        retry_policy=RETRY_POLICY,
         metadata={
             "dagster/column_schema": column_schema(spec, query),
             "query_file": MetadataValue.path(str(query.path)),
@@ -113,7 +119,10 @@ def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
             # Report why as failed checks; no materialization is recorded, old files stay.
             for check, problems in error.problems.items():
                 yield Outcome(check, problems).result(key)
-            raise Failure(description=str(error)) from error
+            raise Failure(description=str(error), allow_retries=False) from error
+        except EngineError as error:
+            # Only a remote engine's transient failure is worth the run's retry policy.
+            raise Failure(description=str(error), allow_retries=error.transient) from error
         written = result.written
         context.log.info(
             f"{spec.name}: {written.rows} rows, {written.bytes} bytes → {written.parquet}"

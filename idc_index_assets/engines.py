@@ -29,7 +29,10 @@ BATCH_ROWS = 64 * 1024
 
 
 class EngineError(RuntimeError):
-    """A query that failed in the engine; the message names the query file."""
+    """A query that failed in the engine; the message names the query file. `transient` marks
+    failures worth retrying (a remote engine's 429/5xx), as opposed to errors in the query or data."""
+
+    transient = False
 
 
 class MissingSourceTableError(EngineError):

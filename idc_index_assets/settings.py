@@ -30,6 +30,19 @@ DEFAULTS = {
 
 PATH_SETTINGS = ("IDC_SOURCE_DIR", "IDC_ARTIFACTS_DIR")
 
+# The local instance's dagster.yaml (written once; edit it freely): storage stays in DAGSTER_HOME,
+# and the run queue never runs two builds or publishes of the same IDC version at once.
+INSTANCE_CONFIG = """\
+run_queue:
+  tag_concurrency_limits:
+    - key: dagster/partition
+      value:
+        applyLimitPerUniqueValue: true
+      limit: 1
+telemetry:
+  enabled: false
+"""
+
 
 def apply_defaults() -> None:
     for name, value in DEFAULTS.items():
@@ -39,8 +52,9 @@ def apply_defaults() -> None:
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
-    # An empty dagster.yaml: the default storage in DAGSTER_HOME, without a warning on each start.
-    (home / "dagster.yaml").touch()
+    instance_config = home / "dagster.yaml"
+    if not instance_config.exists() or not instance_config.read_text().strip():
+        instance_config.write_text(INSTANCE_CONFIG)
 
 
 def max_row_drop() -> float:

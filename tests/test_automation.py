@@ -143,3 +143,22 @@ def test_a_failed_check_holds_the_wheel_back(sample_source, environment, tmp_pat
         ).success
         after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
         assert not _wheel_requested(after)
+
+
+def test_the_local_instance_never_runs_one_version_twice_at_once(tmp_path, monkeypatch):
+    from idc_index_assets import settings
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    settings.apply_defaults()
+    with DagsterInstance.get() as instance:
+        limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
+    assert {
+        "key": "dagster/partition",
+        "value": {"applyLimitPerUniqueValue": True},
+        "limit": 1,
+    } in limits
+    # A user's own edits are kept.
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
+    settings.apply_defaults()
+    assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: true\n"

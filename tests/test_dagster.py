@@ -149,3 +149,20 @@ def test_row_count_drift_warns_when_an_index_shrinks(sample_source, environment,
         assert evaluation.severity.value == "WARN"
         assert evaluation.metadata["previous_idc_version"].value == 2
         assert evaluation.metadata["rows"].value == 5
+
+
+def test_errors_in_the_query_or_data_are_not_retried(sample_source, environment, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(sample_source, source)
+    (source / SOURCE_PROJECT / f"idc_v{N}" / "version_metadata.parquet").unlink()
+    environment(source)
+    with instance_for_test() as instance:
+        result = _run(instance, [AssetKey("version_metadata_index")])
+        assert not result.success
+        types = [e.event_type for e in result.all_events]
+        assert DagsterEventType.STEP_FAILURE in types
+        assert DagsterEventType.STEP_UP_FOR_RETRY not in types
+        failure = next(
+            e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE
+        )
+        assert "version_metadata" in failure.step_failure_data.error.message
