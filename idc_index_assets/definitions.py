@@ -6,8 +6,8 @@ from dagster import AssetSelection, Definitions, EnvVar, PreviewWarning, define_
 
 from . import settings
 from .assets import IDC_VERSION_PARTITIONS, build_index_asset, source_asset_specs
-from .checks import build_warning_checks
 from .automation import new_idc_version_sensor, weekly_rebuild
+from .checks import build_warning_checks
 from .publishing import idc_index_data_wheel
 from .queries import load_query
 from .registry import INDICES
