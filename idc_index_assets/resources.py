@@ -65,7 +65,9 @@ class IndexEngine(ConfigurableResource):
         """The IDC versions the source offers, oldest first."""
         if self.engine == "duckdb":
             if Path(self.source_dir).exists() and not Path(self.source_dir).is_dir():
-                raise NotADirectoryError(f"the source snapshot {self.source_dir} is not a directory")
+                raise NotADirectoryError(
+                    f"the source snapshot {self.source_dir} is not a directory"
+                )
             root = Path(self.source_dir) / SOURCE_PROJECT
             found = [re.fullmatch(r"idc_v(\d+)", p.name) for p in root.glob("idc_v*")]
             return sorted(int(m[1]) for m in found if m)
