@@ -51,6 +51,15 @@ def run_tags(idc_version: int, artifacts: ArtifactStore) -> dict[str, str]:
     }
 
 
+def _available_versions(index_engine: IndexEngine) -> list[int] | SkipReason:
+    """The source's IDC versions, or why a tick has nothing to do."""
+    try:
+        available = index_engine.available_versions()
+    except Exception as error:  # the source is outside this process: report, never crash-loop
+        return SkipReason(f"cannot list the IDC versions of the source: {error}")
+    return available or SkipReason("the source offers no IDC version")
+
+
 @sensor(
     job_name=BUILD_JOB,
     minimum_interval_seconds=3600,
@@ -60,12 +69,9 @@ def run_tags(idc_version: int, artifacts: ArtifactStore) -> dict[str, str]:
 def new_idc_version_sensor(
     context: SensorEvaluationContext, index_engine: IndexEngine, artifacts: ArtifactStore
 ):
-    try:
-        available = index_engine.available_versions()
-    except Exception as error:  # the source is outside this process: report, never crash-loop
-        return SkipReason(f"cannot list the IDC versions of the source: {error}")
-    if not available:
-        return SkipReason("the source offers no IDC version")
+    available = _available_versions(index_engine)
+    if isinstance(available, SkipReason):
+        return available
     known = set(context.instance.get_dynamic_partitions(IDC_VERSION_PARTITIONS.name))
     missing = [str(v) for v in available if str(v) not in known]
     newest_requested = int(context.cursor) if context.cursor else 0
@@ -99,12 +105,9 @@ def new_idc_version_sensor(
 def weekly_rebuild(
     context: ScheduleEvaluationContext, index_engine: IndexEngine, artifacts: ArtifactStore
 ):
-    try:
-        available = index_engine.available_versions()
-    except Exception as error:
-        return SkipReason(f"cannot list the IDC versions of the source: {error}")
-    if not available:
-        return SkipReason("the source offers no IDC version")
+    available = _available_versions(index_engine)
+    if isinstance(available, SkipReason):
+        return available
     newest = available[-1]
     if not context.instance.has_dynamic_partition(IDC_VERSION_PARTITIONS.name, str(newest)):
         return SkipReason(f"IDC version {newest} is not built yet; the sensor builds it first")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from idc_index_assets.build import build_index
-from idc_index_assets.queries import load_query
+from idc_index_assets.queries import SOURCE_PROJECT, load_query
 from idc_index_assets.registry import INDICES
 from idc_index_assets.resources import ArtifactStore, IndexEngine
 from idc_index_assets.sample import generate_sample
@@ -40,3 +43,24 @@ def artifacts_copy(built_artifacts, tmp_path) -> Path:
     target = tmp_path / str(SAMPLE_VERSIONS)
     shutil.copytree(built_artifacts, target)
     return target
+
+
+@pytest.fixture
+def source_copy(sample_source, tmp_path) -> Path:
+    """A private copy of the sample source that a test may change."""
+    target = tmp_path / "source"
+    shutil.copytree(sample_source, target)
+    return target
+
+
+@pytest.fixture
+def null_key_source(source_copy) -> Path:
+    """The sample source whose newest dicom_all has one instance without a SeriesInstanceUID, so
+    idc_index gets a NULL primary key and its blocking `primary_key` check fails."""
+    path = source_copy / SOURCE_PROJECT / f"idc_v{SAMPLE_VERSIONS}" / "dicom_all.parquet"
+    table = pq.read_table(path)
+    first_row = pa.array([i == 0 for i in range(table.num_rows)])
+    uids = pc.if_else(first_row, pa.scalar(None, pa.string()), table["SeriesInstanceUID"])
+    column = table.schema.get_field_index("SeriesInstanceUID")
+    pq.write_table(table.set_column(column, "SeriesInstanceUID", uids), path)
+    return source_copy

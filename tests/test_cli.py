@@ -1,7 +1,5 @@
 """The `idc-index-assets` command line, run in-process against a temporary Dagster home."""
 
-import shutil
-
 import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, DagsterInstance
@@ -79,9 +77,8 @@ def test_an_empty_source_says_what_to_do(environment, monkeypatch, capsys):
     assert "idc-index-assets sample" in capsys.readouterr().err
 
 
-def test_a_missing_table_fails_the_build_naming_it(environment, monkeypatch, sample_source, capsys):
-    source = environment / "source"
-    shutil.copytree(sample_source, source)
+def test_a_missing_table_fails_the_build_naming_it(environment, monkeypatch, source_copy, capsys):
+    source = source_copy
     missing = (
         source / "bigquery-public-data" / f"idc_v{SAMPLE_VERSIONS}" / "version_metadata.parquet"
     )

@@ -1,8 +1,5 @@
 """The Dagster code location: definitions load as a user sees them, and real runs of the job."""
 
-import shutil
-
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -101,20 +98,8 @@ def test_a_run_materializes_every_index_with_metadata(sample_source, environment
         }
 
 
-def test_a_failed_blocking_check_stops_the_downstream_asset(sample_source, environment, tmp_path):
-    source = tmp_path / "source"
-    shutil.copytree(sample_source, source)
-    path = source / SOURCE_PROJECT / f"idc_v{N}" / "dicom_all.parquet"
-    table = pq.read_table(path)
-    # One instance without a SeriesInstanceUID: idc_index gets a NULL key.
-    broken = pc.if_else(
-        pa.array([i == 0 for i in range(table.num_rows)]),
-        pa.scalar(None, pa.string()),
-        table["SeriesInstanceUID"],
-    )
-    index = table.schema.get_field_index("SeriesInstanceUID")
-    pq.write_table(table.set_column(index, "SeriesInstanceUID", broken), path)
-    environment(source)
+def test_a_failed_blocking_check_stops_the_downstream_asset(null_key_source, environment):
+    environment(null_key_source)
     with instance_for_test() as instance:
         result = _run(instance, [AssetKey("idc_index"), AssetKey("tcia_idc_subset")])
         assert not result.success
@@ -122,9 +107,8 @@ def test_a_failed_blocking_check_stops_the_downstream_asset(sample_source, envir
         assert instance.get_latest_materialization_event(AssetKey("tcia_idc_subset")) is None
 
 
-def test_row_count_drift_warns_when_an_index_shrinks(sample_source, environment, tmp_path):
-    source = tmp_path / "source"
-    shutil.copytree(sample_source, source)
+def test_row_count_drift_warns_when_an_index_shrinks(source_copy, environment):
+    source = source_copy
     path = source / SOURCE_PROJECT / f"idc_v{N}" / "dicom_all.parquet"
     table = pq.read_table(path)
     # Version N keeps the instances of a few series only: idc_index loses most of its rows.
@@ -151,9 +135,8 @@ def test_row_count_drift_warns_when_an_index_shrinks(sample_source, environment,
         assert evaluation.metadata["rows"].value == 5
 
 
-def test_errors_in_the_query_or_data_are_not_retried(sample_source, environment, tmp_path):
-    source = tmp_path / "source"
-    shutil.copytree(sample_source, source)
+def test_errors_in_the_query_or_data_are_not_retried(source_copy, environment):
+    source = source_copy
     (source / SOURCE_PROJECT / f"idc_v{N}" / "version_metadata.parquet").unlink()
     environment(source)
     with instance_for_test() as instance:
