@@ -146,3 +146,14 @@ def test_the_local_instance_never_runs_one_version_twice_at_once(tmp_path, monke
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
     settings.apply_defaults()
     assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: true\n"
+
+
+@pytest.mark.parametrize("value", ["x", "1.5", "-0.1"])
+def test_a_bad_row_drop_fraction_is_named(monkeypatch, value):
+    from idc_index_assets import settings
+
+    monkeypatch.setenv("IDC_MAX_ROW_DROP", value)
+    with pytest.raises(
+        ValueError, match=rf"IDC_MAX_ROW_DROP must be a fraction between 0 and 1, got '{value}'"
+    ):
+        settings.max_row_drop()
