@@ -59,6 +59,11 @@ INDICES: tuple[IndexSpec, ...] = (
         primary_key=("SeriesInstanceUID",),
         references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
     ),
+    IndexSpec(
+        "clinical_index",
+        primary_key=("collection_id", "table_name", "column"),
+        references=(Reference("collection_id", "collections_index", "collection_id"),),
+    ),
 )
 
 INDEX_BY_NAME = {spec.name: spec for spec in INDICES}

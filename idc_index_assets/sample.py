@@ -663,7 +663,7 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
             version,
         ),
     }
-    clinical = _clinical_column_metadata(coll)
+    clinical = _clinical_column_metadata(coll, version)
     return {_name(name): table for name, table in tables.items()} | {
         f"{SOURCE_PROJECT}.idc_vNN_clinical.column_metadata": clinical
     }
@@ -784,30 +784,63 @@ def _analysis_results_metadata(ar: np.ndarray, patients: np.ndarray, version: in
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-def _clinical_column_metadata(coll: np.ndarray) -> pa.Table:
+# The clinical dataset's data dictionary: per collection, its tables and their columns as
+# (column, label, value options). It covers a free-form column (no options), coded columns with
+# several options, an empty label, several tables per collection, and collections without any
+# clinical data (those whose supporting data does not include it).
+SEX = [("1", "Male"), ("2", "Female")]
+CLINICAL_TABLES: dict[str, dict[str, list[tuple[str, str, list[tuple[str, str]]]]]] = {
+    "tcga_luad": {
+        "tcga_luad_clinical": [
+            ("age_at_diagnosis", "Age at diagnosis (years)", []),
+            ("gender", "Gender", SEX),
+            (
+                "vital_status",
+                "Vital status",
+                [("Alive", "Alive"), ("Dead", "Dead"), ("Not Reported", "Not reported")],
+            ),
+        ],
+        "tcga_luad_follow_up": [
+            ("days_to_last_follow_up", "", []),
+            ("tumor_status", "Tumor status", [("0", "Tumor free"), ("1", "With tumor")]),
+        ],
+    },
+    "nlst": {
+        "nlst_prsn": [
+            ("age", "Age at randomization", []),
+            ("gender", "Gender", SEX),
+            ("cigsmok", "Smoking status at randomization", [("0", "Former"), ("1", "Current")]),
+        ],
+        "nlst_canc": [("cancyr", "Study year of cancer diagnosis", [])],
+    },
+    "cptac_ccrcc": {
+        "cptac_clinical": [
+            ("tumor_site", "Tumor site", []),
+            ("sex", "Sex", SEX),
+        ],
+    },
+}
+
+
+def _clinical_column_metadata(coll: np.ndarray, version: int) -> pa.Table:
+    dataset = f"{SOURCE_PROJECT}.idc_v{version}_clinical"
     rows = []
     for index in _served_collections(coll):
-        spec = COLLECTIONS[index]
-        table = f"{spec.collection_id}_clinical"
-        rows += [
-            {
-                "collection_id": spec.collection_id,
-                "table_name": table,
-                "column": "age_at_diagnosis",
-                "column_label": "Age at diagnosis (years)",
-                "values": [],
-            },
-            {
-                "collection_id": spec.collection_id,
-                "table_name": table,
-                "column": "gender",
-                "column_label": "Gender",
-                "values": [
-                    {"option_code": "1", "option_description": "Male"},
-                    {"option_code": "2", "option_description": "Female"},
-                ],
-            },
-        ]
+        collection_id = COLLECTIONS[index].collection_id
+        for table, columns in CLINICAL_TABLES.get(collection_id, {}).items():
+            rows += [
+                {
+                    "collection_id": collection_id,
+                    "table_name": f"{dataset}.{table}",
+                    "column": column,
+                    "column_label": label,
+                    "values": [
+                        {"option_code": code, "option_description": meaning}
+                        for code, meaning in options
+                    ],
+                }
+                for column, label, options in columns
+            ]
     schema = source_tables()[f"{SOURCE_PROJECT}.idc_vNN_clinical.column_metadata"]
     return pa.Table.from_pylist(rows, schema=schema)
 
