@@ -344,7 +344,14 @@ def _table(contract_name: str, columns: dict[str, pa.Array], rows: int) -> pa.Ta
     arrays = []
     for field in schema:
         value = columns.get(field.name)
-        arrays.append(_empty_or_null(field, rows) if value is None else pc.cast(value, field.type))
+        if value is None:
+            arrays.append(_empty_or_null(field, rows))
+        elif pa.types.is_list(field.type):
+            # BigQuery exports an absent REPEATED value as an empty list, never NULL.
+            empty = pa.scalar([], field.type)
+            arrays.append(pc.fill_null(pc.cast(value, field.type), empty))
+        else:
+            arrays.append(pc.cast(value, field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -630,8 +637,11 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     }
     for provider in COLUMN_PROVIDERS:
         extra = provider(instances)
-        dicom_all.update(extra.get("dicom_all", {}))
-        dicom_metadata.update(extra.get("dicom_metadata", {}))
+        # A provider fills its own modalities and leaves the other instances NULL, so a column
+        # that several providers fill (ImageType, ...) keeps each provider's values.
+        for table, filled in (("dicom_all", dicom_all), ("dicom_metadata", dicom_metadata)):
+            for name, values in extra.get(table, {}).items():
+                filled[name] = pc.coalesce(values, filled[name]) if name in filled else values
 
     tables = {
         "dicom_all": _table(_name("dicom_all"), dicom_all, rows),
