@@ -47,6 +47,19 @@ def _package(args: argparse.Namespace) -> int:
     return _materialize([WHEEL_ASSET], args.idc_version, args.version, "package")
 
 
+def _release(args: argparse.Namespace) -> int:
+    from .publishing import RELEASE_ASSET, WHEEL_ASSET
+
+    if args.bucket:
+        os.environ["IDC_RELEASE_BUCKET"] = args.bucket
+    if args.concurrency:
+        os.environ["IDC_RELEASE_CONCURRENCY"] = str(args.concurrency)
+    code = _materialize([WHEEL_ASSET, RELEASE_ASSET], args.idc_version, args.version, "release_job")
+    if code == 0:
+        print(f"published to {os.environ['IDC_RELEASE_BUCKET']}")
+    return code
+
+
 def _materialize(
     selection: list[str], idc_version: str | None, release_version: str | None, job_name: str
 ) -> int:
@@ -187,6 +200,18 @@ def parser() -> argparse.ArgumentParser:
     package.add_argument("--idc-version", help="IDC version N (default: the newest in the source)")
     package.add_argument("--version", help="wheel version X.Y.Z (default: N.0.0)")
     package.set_defaults(handler=_package)
+
+    release = commands.add_parser(
+        "release",
+        help="publish the checked artifacts and wheel of one IDC version to the release bucket",
+    )
+    release.add_argument("--idc-version", help="IDC version N (default: the newest in the source)")
+    release.add_argument("--version", help="release version N.Y.Z (default: N.0.0)")
+    release.add_argument(
+        "--bucket", help="gs://bucket[/prefix] or a directory ($IDC_RELEASE_BUCKET)"
+    )
+    release.add_argument("--concurrency", type=int, help="parallel transfers (default 4)")
+    release.set_defaults(handler=_release)
 
     verify = commands.add_parser("verify", help="check a directory of artifacts")
     verify.add_argument("path", help="directory holding <index>.parquet files and sidecars")

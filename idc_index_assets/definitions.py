@@ -5,10 +5,16 @@ import warnings
 from dagster import AssetSelection, Definitions, EnvVar, PreviewWarning, define_asset_job
 
 from . import settings
-from .assets import IDC_VERSION_PARTITIONS, build_index_asset, source_asset_specs
+from .assets import (
+    IDC_VERSION_PARTITIONS,
+    build_gdc_mapping_asset,
+    build_index_asset,
+    source_asset_specs,
+)
 from .automation import new_idc_version_sensor, weekly_rebuild
 from .checks import build_warning_checks
-from .publishing import idc_index_data_wheel
+from .gdc import GDC_MAPPING, STUDIES_QUERY, GDCCases
+from .publishing import ReleaseTarget, idc_index_data_wheel, idc_index_release
 from .queries import load_query
 from .registry import INDICES
 from .resources import ArtifactStore, IndexEngine
@@ -17,10 +23,10 @@ settings.apply_defaults()
 # Checks partitioned like their assets (results per IDC version) are a preview feature; we use it.
 warnings.filterwarnings("ignore", category=PreviewWarning)
 
-index_assets = [build_index_asset(spec) for spec in INDICES]
+index_assets = [*(build_index_asset(spec) for spec in INDICES), build_gdc_mapping_asset()]
 warning_checks = [
     check
-    for spec in INDICES
+    for spec in (*INDICES, GDC_MAPPING)
     for check in build_warning_checks(spec, IDC_VERSION_PARTITIONS, settings.max_row_drop())
 ]
 
@@ -36,14 +42,26 @@ package_job = define_asset_job(
     description="Build the idc-index-data wheel of one IDC version from its checked artifacts.",
 )
 
+release_job = define_asset_job(
+    "release_job",
+    selection=AssetSelection.assets(idc_index_data_wheel, idc_index_release),
+    description=(
+        "Publish one IDC version's checked artifacts and wheel to the release bucket's versioned "
+        "and current paths."
+    ),
+)
+
 defs = Definitions(
     assets=[
-        *source_asset_specs([load_query(spec.name) for spec in INDICES]),
+        *source_asset_specs(
+            [*(load_query(spec.name) for spec in INDICES), load_query(STUDIES_QUERY)]
+        ),
         *index_assets,
         idc_index_data_wheel,
+        idc_index_release,
     ],
     asset_checks=warning_checks,
-    jobs=[build_indices_job, package_job],
+    jobs=[build_indices_job, package_job, release_job],
     sensors=[new_idc_version_sensor],
     schedules=[weekly_rebuild],
     resources={
@@ -57,6 +75,15 @@ defs = Definitions(
         ),
         "artifacts": ArtifactStore(
             root=EnvVar("IDC_ARTIFACTS_DIR"), release_version=EnvVar("IDC_RELEASE_VERSION")
+        ),
+        "gdc_cases": GDCCases(
+            api_url=EnvVar("IDC_GDC_API_URL"), source_dir=EnvVar("IDC_SOURCE_DIR")
+        ),
+        "release_target": ReleaseTarget(
+            bucket=EnvVar("IDC_RELEASE_BUCKET"),
+            gcp_project=EnvVar("GCP_PROJECT"),
+            concurrency=EnvVar("IDC_RELEASE_CONCURRENCY"),
+            configure_bucket=EnvVar("IDC_CONFIGURE_BUCKET"),
         ),
     },
 )

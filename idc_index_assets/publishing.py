@@ -1,27 +1,58 @@
-"""What leaves the pipeline: the `idc-index-data` wheel built from one IDC version's checked
-artifacts. Downstream of every index, so lineage shows indices → wheel and a failed blocking check
-in the same run stops it; it also re-runs the blocking checks on the files themselves, so a wheel
-is never built from artifacts that changed or failed since they were materialized."""
+"""What leaves the pipeline, per IDC version: the `idc-index-data` wheel built from the checked
+artifacts, and the release that publishes every artifact to the release bucket.
+
+Both are downstream of every index, so lineage shows indices → wheel → release, and a failed
+blocking check in the same run stops them. Both re-run the blocking checks on the files
+themselves, so nothing that changed or broke since its materialization goes out; the release also
+refuses when a blocking check of an index's latest materialization failed or has no result (the
+instance's check records)."""
+
+import sys
+from pathlib import Path
 
 from dagster import (
+    AssetCheckKey,
     AssetExecutionContext,
     AssetKey,
+    AssetRecordsFilter,
+    ConfigurableResource,
+    DagsterInstance,
     Failure,
     MaterializeResult,
     MetadataValue,
+    TableColumn,
+    TableRecord,
+    TableSchema,
     asset,
 )
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster_gcp import GCSResource
+from pydantic import Field
+from tqdm import tqdm
 
-from .assets import IDC_VERSION_PARTITIONS
+from .assets import IDC_VERSION_PARTITIONS, RETRY_POLICY
 from .automation import PUBLISH_WHEN_CHECKED
-from .checks import evaluate_files
-from .package import build_wheel
+from .checks import BLOCKING_CHECKS, evaluate_files
+from .package import build_wheel, wheel_filename
 from .queries import parse_idc_version
 from .registry import INDICES
+from .release import (
+    ARTIFACTS,
+    CURRENT,
+    GcsReleaseBucket,
+    PublishReport,
+    ReleaseBucket,
+    ReleaseRefused,
+    Step,
+    configure_bucket,
+    open_bucket,
+    publish_release,
+)
 from .resources import ArtifactStore
 from .validation import sha256_file
 
 WHEEL_ASSET = "idc_index_data_wheel"
+RELEASE_ASSET = "idc_index_release"
 PACKAGED_INDICES = tuple(spec for spec in INDICES if not spec.supplementary)
 
 
@@ -38,7 +69,41 @@ def blocking_failures(
     return failures
 
 
-def package_wheel(store: ArtifactStore, idc_version: int):
+def unchecked_materializations(
+    instance: DagsterInstance, partition: str, specs=INDICES
+) -> list[str]:
+    """Every blocking check of the indices' latest materializations (of one partition) that did
+    not pass, as `index: check: why`; an index never materialized for the partition counts too."""
+    keys = [
+        AssetCheckKey(AssetKey(spec.name), check) for spec in specs for check in BLOCKING_CHECKS
+    ]
+    infos = {
+        info.check_key: info
+        for info in instance.event_log_storage.get_asset_check_partition_info(
+            keys, partition_keys=[partition]
+        )
+        if info.partition_key == partition
+    }
+    problems = []
+    for spec in specs:
+        asset_key = AssetKey(spec.name)
+        latest = AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition])
+        if not instance.fetch_materializations(latest, limit=1).records:
+            problems.append(f"{spec.name}: not materialized for IDC version {partition}")
+            continue
+        for check in BLOCKING_CHECKS:
+            info = infos.get(AssetCheckKey(asset_key, check))
+            if info is None:
+                problems.append(f"{spec.name}: {check}: no result")
+            elif not info.is_current:
+                problems.append(f"{spec.name}: {check}: no result for the latest materialization")
+            elif info.latest_execution_status != AssetCheckExecutionRecordStatus.SUCCEEDED:
+                status = info.latest_execution_status.value.lower()
+                problems.append(f"{spec.name}: {check}: {status}")
+    return problems
+
+
+def package_wheel(store: ArtifactStore, idc_version: int) -> Path:
     """Build the wheel of one IDC version into its artifacts directory; returns its path."""
     directory = store.directory(idc_version)
     release_version = store.release_version_for(idc_version)
@@ -54,6 +119,16 @@ def package_wheel(store: ArtifactStore, idc_version: int):
         out_dir=directory,
         bundled=[spec.name for spec in PACKAGED_INDICES if spec.in_wheel],
         all_indices=[spec.name for spec in PACKAGED_INDICES],
+    )
+
+
+def _refusal(context: AssetExecutionContext, what: str, problems: list[str]) -> Failure:
+    for problem in problems:
+        context.log.error(problem)
+    return Failure(
+        description=f"{what}:\n  " + "\n  ".join(problems),
+        metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in problems))},
+        allow_retries=False,
     )
 
 
@@ -75,7 +150,7 @@ def idc_index_data_wheel(context: AssetExecutionContext, artifacts: ArtifactStor
     try:
         wheel = package_wheel(artifacts, idc_version)
     except (ValueError, FileNotFoundError) as error:
-        raise Failure(description=str(error)) from error
+        raise Failure(description=str(error), allow_retries=False) from error
     context.log.info(f"built {wheel}")
     return MaterializeResult(
         metadata={
@@ -84,4 +159,157 @@ def idc_index_data_wheel(context: AssetExecutionContext, artifacts: ArtifactStor
             "sha256": sha256_file(wheel),
             "version": artifacts.release_version_for(idc_version),
         }
+    )
+
+
+# --- the release ----------------------------------------------------------------------------------
+
+
+class ReleaseTarget(ConfigurableResource):
+    """Where releases are published: a GCS bucket (through dagster-gcp's GCSResource, which
+    honours STORAGE_EMULATOR_HOST) or, by default, a local directory with the same layout."""
+
+    bucket: str = Field(
+        default="data/release", description="gs://bucket[/prefix], or a local directory"
+    )
+    gcp_project: str = Field(default="", description="GCS project (empty: ADC's)")
+    concurrency: str = Field(default="4", description="Parallel uploads and copies")
+    configure_bucket: str = Field(
+        default="off",
+        description="on: set CORS (GET/HEAD with Range) and public read on the bucket first",
+    )
+
+    def open(self) -> ReleaseBucket:
+        if self.bucket.startswith("gs://"):
+            client = GCSResource(project=self.gcp_project or None).get_client()
+            return open_bucket(self.bucket, client=client)
+        return open_bucket(self.bucket)
+
+    def public_url(self, path: str) -> str:
+        if self.bucket.startswith("gs://"):
+            return f"https://storage.googleapis.com/{self.bucket.removeprefix('gs://')}/{path}"
+        return str(Path(self.bucket).resolve() / path)
+
+    @property
+    def workers(self) -> int:
+        workers = int(self.concurrency)
+        if workers < 1:
+            raise ValueError(f"IDC_RELEASE_CONCURRENCY must be at least 1, got {workers}")
+        return workers
+
+    @property
+    def configures_bucket(self) -> bool:
+        return self.configure_bucket.lower() in ("on", "1", "true", "yes")
+
+
+class _Progress:
+    """Publish steps as log lines (every object at debug level, each tenth at info) and, on a
+    terminal, a progress bar over the bytes to upload and copy."""
+
+    def __init__(self, context: AssetExecutionContext, objects: int, total_bytes: int):
+        self.context, self.objects, self.done = context, objects, 0
+        self.bar = tqdm(
+            total=total_bytes,
+            unit="B",
+            unit_scale=True,
+            desc="publishing",
+            disable=not sys.stderr.isatty(),
+        )
+
+    def __call__(self, step: Step) -> None:
+        self.bar.update(step.size)
+        self.done += 1
+        message = f"{step.action} {step.path} ({step.size} bytes)"
+        if self.done % max(self.objects // 10, 1) == 0:
+            self.context.log.info(f"[{self.done}/{self.objects}] {message}")
+        else:
+            self.context.log.debug(message)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _objects_table(report: PublishReport) -> MetadataValue:
+    columns = ("path", "size", "sha256", "md5", "generation", "action")
+    return MetadataValue.table(
+        records=[
+            TableRecord({c: getattr(o, c) for c in columns})
+            for o in sorted(report.objects.values(), key=lambda o: o.path)
+        ],
+        schema=TableSchema(
+            columns=[
+                TableColumn("path", "string"),
+                TableColumn("size", "int"),
+                TableColumn("sha256", "string"),
+                TableColumn("md5", "string"),
+                TableColumn("generation", "int"),
+                TableColumn("action", "string"),
+            ]
+        ),
+    )
+
+
+@asset(
+    name=RELEASE_ASSET,
+    partitions_def=IDC_VERSION_PARTITIONS,
+    deps=[AssetKey(spec.name) for spec in INDICES] + [AssetKey(WHEEL_ASSET)],
+    group_name="publishing",
+    kinds={"gcs"},
+    automation_condition=PUBLISH_WHEN_CHECKED,
+    retry_policy=RETRY_POLICY,
+    description=(
+        "One IDC version's release: every artifact (indices, sidecars, schemas, SQL, the wheel) "
+        f"published to <bucket>/<version>/{ARTIFACTS}/ (immutable) and "
+        f"<bucket>/{CURRENT}/{ARTIFACTS}/ (the newest release), each with a release_manifest.json."
+    ),
+)
+def idc_index_release(
+    context: AssetExecutionContext, artifacts: ArtifactStore, release_target: ReleaseTarget
+):
+    idc_version = parse_idc_version(context.partition_key)
+    release_version = artifacts.release_version_for(idc_version)
+    directory = artifacts.directory(idc_version)
+    what = f"not publishing IDC version {idc_version} as release {release_version}"
+    problems = unchecked_materializations(context.instance, context.partition_key)
+    problems += blocking_failures(directory, idc_version, release_version)
+    if not (directory / wheel_filename(release_version)).is_file():
+        problems.append(f"{wheel_filename(release_version)}: missing; materialize {WHEEL_ASSET}")
+    if problems:
+        raise _refusal(context, what, problems)
+
+    bucket = release_target.open()
+    if release_target.configures_bucket and isinstance(bucket, GcsReleaseBucket):
+        configure_bucket(bucket, public_read=True)
+        context.log.info(f"{bucket.target}: CORS and public read set")
+    files = [p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")]
+    progress = _Progress(context, 2 * (len(files) + 1), 2 * sum(p.stat().st_size for p in files))
+    try:
+        report = publish_release(
+            directory,
+            bucket,
+            release_version,
+            idc_version,
+            concurrency=release_target.workers,
+            progress=progress,
+            log=context.log.info,
+        )
+    except ReleaseRefused as refused:
+        raise _refusal(context, refused.reason, refused.problems) from refused
+    finally:
+        progress.close()
+    versioned = f"{release_version}/{ARTIFACTS}/"
+    return MaterializeResult(
+        metadata={
+            "target": report.target,
+            "release_version": release_version,
+            "idc_version": idc_version,
+            "created": report.created,
+            "url": MetadataValue.url(release_target.public_url(versioned))
+            if release_target.bucket.startswith("gs://")
+            else MetadataValue.path(release_target.public_url(versioned)),
+            "bytes_uploaded": report.bytes_uploaded,
+            "bytes_copied": report.bytes_copied,
+            "deleted_from_current": len(report.deleted),
+            "objects": _objects_table(report),
+        },
     )

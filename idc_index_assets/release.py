@@ -74,7 +74,7 @@ class ReleaseRefused(RuntimeError):
     """Nothing was published (or nothing overwritten): the problems say which files are at fault."""
 
     def __init__(self, reason: str, problems: Sequence[str]):
-        self.problems = list(problems)
+        self.reason, self.problems = reason, list(problems)
         super().__init__(f"{reason}:\n  " + "\n  ".join(self.problems))
 
 

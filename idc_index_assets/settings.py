@@ -24,11 +24,20 @@ DEFAULTS = {
     "IDC_BIGQUERY_API_ENDPOINT": "",
     # refuse BigQuery queries that would bill more than this many bytes; 0 means no limit
     "IDC_MAX_BYTES_BILLED": "0",
+    # GDC API base URL for gdc_idc_mapping (https://api.gdc.cancer.gov); empty means the offline
+    # cases snapshot beside the source snapshot (<IDC_SOURCE_DIR>/gdc/cases.json)
+    "IDC_GDC_API_URL": "",
+    # where releases are published: gs://bucket[/prefix], or a local directory
+    "IDC_RELEASE_BUCKET": "data/release",
+    # parallel uploads and copies while publishing
+    "IDC_RELEASE_CONCURRENCY": "4",
+    # on: set CORS (GET/HEAD with Range) and public read on the GCS bucket before publishing
+    "IDC_CONFIGURE_BUCKET": "off",
     # row_count_drift warns when an index lost more than this fraction of rows since the last version
     "IDC_MAX_ROW_DROP": "0.1",
 }
 
-PATH_SETTINGS = ("IDC_SOURCE_DIR", "IDC_ARTIFACTS_DIR")
+PATH_SETTINGS = ("IDC_SOURCE_DIR", "IDC_ARTIFACTS_DIR", "IDC_RELEASE_BUCKET")
 
 # The local instance's dagster.yaml (written once; edit it freely): storage stays in DAGSTER_HOME,
 # and the run queue never runs two builds or publishes of the same IDC version at once.

