@@ -40,6 +40,23 @@ def test_tcia_idc_subset_is_downstream_of_idc_index():
     assert AssetKey("idc_index") in graph.get(AssetKey("tcia_idc_subset")).parent_keys
 
 
+def test_lineage_runs_from_every_index_through_the_wheel_to_the_release():
+    graph = defs.resolve_asset_graph()
+    release = graph.get(AssetKey("idc_index_release")).parent_keys
+    assert {AssetKey(spec.name) for spec in INDICES} <= release
+    assert AssetKey("idc_index_data_wheel") in release
+
+
+def test_the_production_settings_are_known_settings():
+    from pathlib import Path
+
+    from idc_index_assets import settings
+
+    lines = (Path(__file__).parents[1] / "deploy" / "production.env").read_text().splitlines()
+    names = {line.split("=")[0] for line in lines if line and not line.startswith("#")}
+    assert names and names <= set(settings.DEFAULTS) | {"IDC_AUTOMATION"}
+
+
 @pytest.fixture
 def environment(monkeypatch, tmp_path):
     def configure(source):
