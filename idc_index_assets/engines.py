@@ -15,6 +15,9 @@ the parsed tree (queries stay plain BigQuery SQL):
 - `ROUND(x, <INT64 expression>)` works;
 - `FORMAT` takes printf specifiers (DuckDB's printf, not its fmt-style format).
 
+The engine also gives the result BigQuery's shape: a NULL ARRAY comes out empty, an ARRAY with a
+NULL element fails, and a SUM of integers is INT64 (see `_as_bigquery_result`).
+
 What sqlglot already gets right (IGNORE NULLS, NULLS FIRST for ascending order, SAFE_OFFSET,
 ERROR, CONCAT with NULL, ...) is pinned by tests/test_transpile.py.
 """
@@ -276,7 +279,8 @@ class DuckDBEngine:
             if self.threads:
                 connection.execute(f"SET threads = {int(self.threads)}")
             try:
-                reader = connection.sql(duck_sql).to_arrow_reader(BATCH_ROWS)
+                result = _as_bigquery_result(connection.sql(duck_sql))
+                reader = result.to_arrow_reader(BATCH_ROWS)
             except duckdb.Error as error:
                 raise EngineError(f"{query_file}: DuckDB failed: {_first_line(error)}") from error
             yield QueryRun(_reraising(reader, query_file), {"engine": "duckdb"})
@@ -284,6 +288,40 @@ class DuckDBEngine:
             connection.close()
             if self.temp_directory is None:
                 shutil.rmtree(spill, ignore_errors=True)
+
+
+def _as_bigquery_result(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """What BigQuery does to a query's result columns and DuckDB does not: an ARRAY that is NULL
+    comes out empty, an ARRAY with a NULL element is an error, and integers are INT64 (DuckDB's
+    SUM of integers is a 128-bit HUGEINT, which would reach the Parquet file as a decimal)."""
+    projection, changed = [], False
+    for name, column_type in zip(relation.columns, relation.types, strict=True):
+        column = exp.column(name, quoted=True)
+        if column_type.id == "hugeint":
+            value = exp.cast(column, exp.DataType.Type.BIGINT)
+        elif column_type.id == "list":
+            null_element = exp.Anonymous(
+                this="error",
+                expressions=[
+                    exp.Literal.string(
+                        f"Array cannot have a null element; error in writing field {name}"
+                    )
+                ],
+            )
+            has_null_element = exp.LT(
+                this=exp.func("list_count", column.copy()),
+                expression=exp.Length(this=column.copy()),
+            )
+            value = exp.Case(
+                ifs=[exp.If(this=has_null_element, true=null_element)],
+                default=exp.Coalesce(this=column.copy(), expressions=[exp.Array()]),
+            )
+        else:
+            projection.append(column.sql(dialect="duckdb"))
+            continue
+        projection.append(exp.alias_(value, name, quoted=True).sql(dialect="duckdb"))
+        changed = True
+    return relation.project(", ".join(projection)) if changed else relation
 
 
 def _first_line(error: BaseException) -> str:

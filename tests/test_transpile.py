@@ -308,3 +308,39 @@ def test_date_output_is_a_date(tmp_path):
     table = pa.table({"d": pa.array([datetime.date(2024, 1, 5)], pa.date32())})
     result = engine_rows(tmp_path, "SELECT d, CAST(d AS STRING) AS s FROM t", {"t": table})
     assert result.to_pylist() == [{"d": datetime.date(2024, 1, 5), "s": "2024-01-05"}]
+
+
+# What BigQuery does to a query's result
+
+
+def test_sum_of_int64_is_int64(tmp_path):
+    # BigQuery SUM: INT64 input gives an INT64 result (DuckDB's is a 128-bit HUGEINT).
+    table = pa.table({"g": ["a", "a", "b"], "size": pa.array([1, 2, 5], pa.int64())})
+    sql = "SELECT g, SUM(size) AS total, COUNT(*) AS n FROM t GROUP BY g ORDER BY g"
+    result = engine_rows(tmp_path, sql, {"t": table})
+    assert result.schema.field("total").type == pa.int64()
+    assert result.to_pylist() == [{"g": "a", "total": 3, "n": 2}, {"g": "b", "total": 5, "n": 1}]
+
+
+def test_null_array_in_the_result_is_empty(tmp_path):
+    # BigQuery ARRAY type: "BigQuery translates a NULL ARRAY into an empty ARRAY in the query
+    # result, although inside the query, NULL and empty ARRAYs are two distinct values."
+    table = pa.table({"g": ["a", "b"], "v": ["x", None]})
+    sql = """
+        SELECT g, ARRAY_AGG(v IGNORE NULLS) AS vs, ARRAY_AGG(v IGNORE NULLS) IS NULL AS was_null
+        FROM t GROUP BY g ORDER BY g
+    """
+    assert engine_rows(tmp_path, sql, {"t": table}).to_pylist() == [
+        {"g": "a", "vs": ["x"], "was_null": False},
+        {"g": "b", "vs": [], "was_null": True},
+    ]
+
+
+def test_array_with_a_null_element_in_the_result_fails(tmp_path):
+    # BigQuery ARRAY type: an ARRAY with a NULL element may be used inside a query, but "if a query
+    # result has an ARRAY which contains NULL elements", the query fails.
+    table = pa.table({"v": ["x", None]})
+    with pytest.raises(EngineError, match=r"queries/q\.sql: .*null element.*field vs"):
+        engine_rows(tmp_path, "SELECT ARRAY_AGG(v) AS vs FROM t", {"t": table})
+    inside = "SELECT ARRAY_LENGTH(ARRAY_AGG(v)) AS n FROM t"
+    assert engine_rows(tmp_path, inside, {"t": table}).to_pylist() == [{"n": 2}]
