@@ -1,7 +1,8 @@
 """The asset factory: one partitioned asset per index of the registry, and one external asset per
 IDC BigQuery table the queries read (found by parsing the SQL, never listed by hand)."""
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Iterator
 
 from dagster import (
     AssetCheckResult,
@@ -21,11 +22,20 @@ from dagster import (
 )
 
 from .artifacts import ArtifactValidationError
-from .build import build_index
+from .build import BuildResult, build_index
 from .checks import Outcome, blocking_check_specs, key_outcome
 from .contract import bigquery_type
 from .engines import EngineError
-from .queries import IndexQuery, SourceTable, load_query, parse_idc_version
+from .gdc import (
+    GDC_CASE_ID_DOC,
+    GDC_MAPPING,
+    STUDIES_QUERY,
+    GDCCases,
+    GDCError,
+    build_gdc_mapping,
+    project_map_text,
+)
+from .queries import ColumnDoc, IndexQuery, SourceTable, load_query, parse_idc_version
 from .registry import IndexSpec
 from .resources import ArtifactStore, IndexEngine
 from .source_contract import source_tables as source_contract_tables
@@ -72,8 +82,8 @@ def _type_label(arrow_type) -> str:
     return f"{name} {mode}" if mode == "REPEATED" else name
 
 
-def column_schema(spec: IndexSpec, query: IndexQuery) -> TableSchema:
-    descriptions = {doc.name: doc.description for doc in query.columns}
+def column_schema(spec: IndexSpec, docs: tuple[ColumnDoc, ...]) -> TableSchema:
+    descriptions = {doc.name: doc.description for doc in docs}
     return TableSchema(
         columns=[
             TableColumn(
@@ -86,64 +96,121 @@ def column_schema(spec: IndexSpec, query: IndexQuery) -> TableSchema:
     )
 
 
-def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
-    query = load_query(spec.name)
+def _index_asset_args(
+    spec: IndexSpec,
+    query: IndexQuery,
+    *,
+    docs: tuple[ColumnDoc, ...] | None = None,
+    code_version: str | None = None,
+    kinds: set[str] | None = None,
+) -> dict:
+    """What every index asset declares: partitions, lineage, documentation and blocking checks."""
     deps = [source_asset_key(table) for table in query.source_tables]
     deps += [AssetKey(name) for name in query.upstream_indices]
-
-    @asset(
-        name=spec.name,
-        partitions_def=IDC_VERSION_PARTITIONS,
-        description=query.table_description,
-        code_version=query.code_version,
-        deps=deps,
-        group_name="supplementary" if spec.supplementary else "indices",
-        kinds={"sql", "parquet"},
-        check_specs=blocking_check_specs(spec, IDC_VERSION_PARTITIONS),
-        retry_policy=RETRY_POLICY,
-        metadata={
-            "dagster/column_schema": column_schema(spec, query),
+    return {
+        "name": spec.name,
+        "partitions_def": IDC_VERSION_PARTITIONS,
+        "description": query.table_description,
+        "code_version": code_version or query.code_version,
+        "deps": deps,
+        "group_name": "supplementary" if spec.supplementary else "indices",
+        "kinds": kinds or {"sql", "parquet"},
+        "check_specs": blocking_check_specs(spec, IDC_VERSION_PARTITIONS),
+        "retry_policy": RETRY_POLICY,
+        "metadata": {
+            "dagster/column_schema": column_schema(spec, docs or query.columns),
             "query_file": MetadataValue.path(str(query.path)),
             "primary_key": ", ".join(spec.primary_key),
             "in_wheel": spec.in_wheel,
         },
+    }
+
+
+def _materialize(
+    context: AssetExecutionContext, spec: IndexSpec, build: Callable[[int], BuildResult]
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    """Build one IDC version of an index and report it: materialization and blocking checks."""
+    idc_version = parse_idc_version(context.partition_key)
+    key = context.asset_key
+    try:
+        result = build(idc_version)
+    except ArtifactValidationError as error:
+        # Report why as failed checks; no materialization is recorded, old files stay.
+        for check, problems in error.problems.items():
+            yield Outcome(check, problems).result(key)
+        raise Failure(description=str(error), allow_retries=False) from error
+    except (EngineError, GDCError) as error:
+        # Only a remote service's transient failure is worth the run's retry policy.
+        raise Failure(description=str(error), allow_retries=error.transient) from error
+    written = result.written
+    context.log.info(f"{spec.name}: {written.rows} rows, {written.bytes} bytes → {written.parquet}")
+    yield MaterializeResult(
+        metadata={
+            "dagster/row_count": written.rows,
+            "path": MetadataValue.path(str(written.parquet)),
+            "bytes": written.bytes,
+            "sha256": written.sha256,
+            "idc_version": idc_version,
+            "release_version": result.release_version,
+            **result.engine_metadata,
+        }
     )
+    # The build validated contract and integrity on these very bytes before publishing them.
+    yield Outcome(CONTRACT_CHECK, metadata={"columns": len(written.schema)}).result(key)
+    yield Outcome(
+        INTEGRITY_CHECK,
+        metadata={"sha256": written.sha256, "release_version": result.release_version},
+    ).result(key)
+    yield key_outcome(spec, written.directory).result(key)
+
+
+def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
+    query = load_query(spec.name)
+
+    @asset(**_index_asset_args(spec, query))
     def index_asset(
         context: AssetExecutionContext, index_engine: IndexEngine, artifacts: ArtifactStore
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
-        idc_version = parse_idc_version(context.partition_key)
-        key = context.asset_key
-        try:
-            result = build_index(spec, query, idc_version, engine=index_engine, store=artifacts)
-        except ArtifactValidationError as error:
-            # Report why as failed checks; no materialization is recorded, old files stay.
-            for check, problems in error.problems.items():
-                yield Outcome(check, problems).result(key)
-            raise Failure(description=str(error), allow_retries=False) from error
-        except EngineError as error:
-            # Only a remote engine's transient failure is worth the run's retry policy.
-            raise Failure(description=str(error), allow_retries=error.transient) from error
-        written = result.written
-        context.log.info(
-            f"{spec.name}: {written.rows} rows, {written.bytes} bytes → {written.parquet}"
+        yield from _materialize(
+            context,
+            spec,
+            lambda idc_version: build_index(
+                spec, query, idc_version, engine=index_engine, store=artifacts
+            ),
         )
-        yield MaterializeResult(
-            metadata={
-                "dagster/row_count": written.rows,
-                "path": MetadataValue.path(str(written.parquet)),
-                "bytes": written.bytes,
-                "sha256": written.sha256,
-                "idc_version": idc_version,
-                "release_version": result.release_version,
-                **result.engine_metadata,
-            }
-        )
-        # The build validated contract and integrity on these very bytes before publishing them.
-        yield Outcome(CONTRACT_CHECK, metadata={"columns": len(written.schema)}).result(key)
-        yield Outcome(
-            INTEGRITY_CHECK,
-            metadata={"sha256": written.sha256, "release_version": result.release_version},
-        ).result(key)
-        yield key_outcome(spec, written.directory).result(key)
 
     return index_asset
+
+
+def build_gdc_mapping_asset() -> AssetsDefinition:
+    """gdc_idc_mapping: the studies query's rows joined, in Python, with GDC cases."""
+    query = load_query(STUDIES_QUERY)
+    # The mapping changes with the query and with the collection → project map.
+    code_version = hashlib.sha256((query.code_version + project_map_text()).encode()).hexdigest()[
+        :16
+    ]
+
+    @asset(
+        **_index_asset_args(
+            GDC_MAPPING,
+            query,
+            docs=(*query.columns, GDC_CASE_ID_DOC),
+            code_version=code_version,
+            kinds={"sql", "python", "parquet"},
+        )
+    )
+    def gdc_idc_mapping(
+        context: AssetExecutionContext,
+        index_engine: IndexEngine,
+        gdc_cases: GDCCases,
+        artifacts: ArtifactStore,
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
+        yield from _materialize(
+            context,
+            GDC_MAPPING,
+            lambda idc_version: build_gdc_mapping(
+                query, idc_version, engine=index_engine, cases=gdc_cases.source(), store=artifacts
+            ),
+        )
+
+    return gdc_idc_mapping

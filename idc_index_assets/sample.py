@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import sample_pathology, sample_radiology
+from .gdc import write_cases_snapshot
 from .queries import SOURCE_PROJECT
 from .sample_kit import (
     InstanceRows,
@@ -447,6 +448,15 @@ def _collection_index(collection_id: str) -> int:
     return [c.collection_id for c in COLLECTIONS].index(collection_id)
 
 
+def _patient_ids(coll: np.ndarray, patient: np.ndarray) -> pa.Array:
+    """PatientID of global patient numbers, e.g. LUAD-00012."""
+    return join(
+        pick([c.name.split("-")[-1].upper() for c in COLLECTIONS], coll),
+        pc.utf8_lpad(text(patient), 5, "0"),
+        sep="-",
+    )
+
+
 # --- one release ----------------------------------------------------------------------------
 
 
@@ -490,11 +500,7 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     series_uid = join(UID_ROOT, text(sid), sep=".2.")
     sop_uid = join(per_instance(series_uid), text(number + 1), sep=".")
     patient_number = universe.patient[served]
-    patient_id = join(
-        pick([c.name.split("-")[-1].upper() for c in COLLECTIONS], coll),
-        pc.utf8_lpad(text(patient_number), 5, "0"),
-        sep="-",
-    )
+    patient_id = _patient_ids(coll, patient_number)
 
     # Series-level attributes: functions of the series (and patient/study), so stable across versions.
     u_patient, u_study = (
@@ -855,6 +861,52 @@ def _clinical_column_metadata(coll: np.ndarray, version: int) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+# --- GDC cases ----------------------------------------------------------------------------------
+
+# The GDC projects that hold the cases of the sample's collections from GDC programs. CPTAC cases
+# are spread over two projects, as in the GDC.
+GDC_CASE_PROJECTS = {"tcga_luad": ("TCGA-LUAD",), "cptac_ccrcc": ("CPTAC-3", "CPTAC-2")}
+DECOY_PROJECT = "TCGA-LUSC"
+
+
+def gdc_case_hits(universe: Universe, seed: int) -> list[dict]:
+    """The GDC cases of the sample's patients, as cases API hits. Most patients of a GDC program's
+    collection are cases (the second of every four, by patient number, is not); decoys share a
+    PatientID but sit in a project the collection does not map to, or belong to a collection
+    outside the GDC programs, so only a lookup scoped by collection and project avoids them."""
+    hits = []
+
+    def hit(case_id: str, submitter_id: str, project_id: str) -> dict:
+        return {
+            "id": case_id,
+            "case_id": case_id,
+            "submitter_id": submitter_id,
+            "project": {"project_id": project_id},
+        }
+
+    for collection_id, projects in GDC_CASE_PROJECTS.items():
+        index = _collection_index(collection_id)
+        patients = np.unique(universe.patient[universe.collection == index])
+        ids = _patient_ids(np.full(len(patients), index), patients).to_pylist()
+        case_ids = uuid4(seed, patients, 31).to_pylist()
+        for rank, (submitter_id, case_id) in enumerate(zip(ids, case_ids, strict=True)):
+            if rank % 4 == 1:  # not a GDC case, but a namesake in another project is
+                namesake = uuid4(seed, patients[rank : rank + 1], 32)[0].as_py()
+                hits.append(hit(namesake, submitter_id, DECOY_PROJECT))
+                continue
+            project = projects[-1] if rank % 4 == 2 else projects[0]
+            hits.append(hit(case_id, submitter_id, project))
+    nlst = _collection_index("nlst")
+    outsider = np.unique(universe.patient[universe.collection == nlst])[:1]
+    for submitter_id, case_id in zip(
+        _patient_ids(np.full(len(outsider), nlst), outsider).to_pylist(),
+        uuid4(seed, outsider, 33).to_pylist(),
+        strict=True,
+    ):
+        hits.append(hit(case_id, submitter_id, GDC_CASE_PROJECTS["tcga_luad"][0]))
+    return hits
+
+
 # --- entry point ------------------------------------------------------------------------------
 
 
@@ -880,4 +932,6 @@ def generate_sample(root: Path, *, scale: float = 1, versions: int = 3, seed: in
         dicom_all = tables[_name("dicom_all")]
         series = pc.count_distinct(dicom_all["SeriesInstanceUID"]).as_py()
         summary[f"idc_v{version}"] = f"{dicom_all.num_rows} instances, {series} series"
+    cases = write_cases_snapshot(Path(root), gdc_case_hits(universe, seed))
+    summary["gdc"] = f"{cases} cases"
     return summary

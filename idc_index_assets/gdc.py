@@ -1,0 +1,428 @@
+"""gdc_idc_mapping: the imaging studies of IDC collections from GDC programs, linked to their
+patients' cases in the Genomic Data Commons (GDC).
+
+The studies come from `queries/gdc_idc_studies.sql`, run by the index engine like any index query.
+The cases come from the GDC cases API (`POST <api>/cases`), asked for the studies' PatientIDs as
+submitter_ids within the GDC projects of each collection (`data/gdc_projects.json`): a PatientID is
+unique only within a project. Offline (no API URL, the default) the same lookups are answered from
+the cases snapshot that the sample generator writes beside the source snapshot.
+
+The client is polite and persistent: submitter ids go in batches, results are paged, requests keep a
+minimum interval, and 429/5xx answers or dropped connections are retried with exponential backoff
+(honouring Retry-After) before giving up with an error that names the URL, the status and the batch.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import requests
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from .artifacts import write_index
+from .build import BuildResult
+from .queries import ColumnDoc, IndexQuery
+from .registry import IndexSpec, Reference
+from .resources import ArtifactStore, IndexEngine
+
+GDC_MAPPING = IndexSpec(
+    "gdc_idc_mapping",
+    primary_key=("StudyInstanceUID", "gdc_case_id"),
+    references=(Reference("StudyInstanceUID", "idc_index", "StudyInstanceUID"),),
+)
+STUDIES_QUERY = "gdc_idc_studies"
+PROJECTS_FILE = "gdc_projects.json"
+# Where the offline cases live, relative to the source snapshot's root.
+CASES_SNAPSHOT = Path("gdc") / "cases.json"
+CASE_FIELDS = "case_id,submitter_id,project.project_id"
+# The one output column the studies query does not produce.
+GDC_CASE_ID_DOC = ColumnDoc(
+    "gdc_case_id", "UUID of the patient's case in the Genomic Data Commons (the GDC case_id)"
+)
+# A Retry-After beyond this is not waited for in full: the next attempt decides.
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+class GDCError(RuntimeError):
+    """gdc_idc_mapping could not be built; `transient` marks failures worth another run."""
+
+    transient = False
+
+
+class GDCRequestError(GDCError):
+    """The GDC cases API refused a request, kept failing, or answered nonsense."""
+
+
+class GDCMappingError(GDCError):
+    """The studies and the cases do not fit the collection → project map."""
+
+
+@dataclass(frozen=True)
+class GDCCase:
+    case_id: str
+    submitter_id: str
+    project_id: str
+
+
+class CasesSource(Protocol):
+    def find_cases(
+        self, project_ids: Sequence[str], submitter_ids: Sequence[str]
+    ) -> list[GDCCase]: ...
+
+
+# --- the collection → project map ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectMap:
+    """GDC project(s) of each IDC collection, and the collections known to have no GDC case."""
+
+    projects: dict[str, tuple[str, ...]]
+    known_absent: frozenset[str] = frozenset()
+
+
+def project_map_text() -> str:
+    return resources.files(__package__).joinpath("data", PROJECTS_FILE).read_text()
+
+
+def load_project_map() -> ProjectMap:
+    data = json.loads(project_map_text())
+    return ProjectMap(
+        projects={name: tuple(ids) for name, ids in data["projects"].items()},
+        known_absent=frozenset(data["known_absent"]),
+    )
+
+
+# --- where cases come from ----------------------------------------------------------------------
+
+
+def cases_filter(project_ids: Sequence[str], submitter_ids: Sequence[str]) -> dict[str, Any]:
+    """The cases API filter: cases of these projects with these submitter ids."""
+    return {
+        "op": "and",
+        "content": [
+            {"op": "in", "content": {"field": "project.project_id", "value": list(project_ids)}},
+            {"op": "in", "content": {"field": "submitter_id", "value": list(submitter_ids)}},
+        ],
+    }
+
+
+def case_from_hit(hit: dict[str, Any]) -> GDCCase:
+    return GDCCase(
+        case_id=hit.get("case_id") or hit["id"],
+        submitter_id=hit["submitter_id"],
+        project_id=hit["project"]["project_id"],
+    )
+
+
+def write_cases_snapshot(root: Path, hits: list[dict[str, Any]]) -> int:
+    """Write the offline cases (a JSON list of cases API hits) under a source snapshot's root;
+    returns how many."""
+    path = root / CASES_SNAPSHOT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(hits, indent=1, sort_keys=True) + "\n")
+    temporary.replace(path)
+    return len(hits)
+
+
+@dataclass
+class SnapshotCases:
+    """Cases from a JSON list of cases API hits (the sample generator writes one)."""
+
+    path: Path
+
+    @cached_property
+    def cases(self) -> list[GDCCase]:
+        if not self.path.is_file():
+            raise GDCError(
+                f"no GDC cases snapshot at {self.path}: set IDC_GDC_API_URL to ask the GDC API, "
+                "or regenerate the sample source (`idc-index-assets sample`)"
+            )
+        try:
+            return [case_from_hit(hit) for hit in json.loads(self.path.read_text())]
+        except (ValueError, KeyError, TypeError) as error:
+            raise GDCError(f"{self.path}: not a list of GDC case hits ({error!r})") from error
+
+    def find_cases(self, project_ids: Sequence[str], submitter_ids: Sequence[str]) -> list[GDCCase]:
+        projects, submitters = set(project_ids), set(submitter_ids)
+        return [
+            case
+            for case in self.cases
+            if case.project_id in projects and case.submitter_id in submitters
+        ]
+
+
+@dataclass
+class GDCCasesClient:
+    """The GDC cases API at `base_url` (e.g. https://api.gdc.cancer.gov)."""
+
+    base_url: str
+    batch_size: int = 250
+    page_size: int = 500
+    min_interval_seconds: float = 0.2
+    max_attempts: int = 6
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 60.0
+    timeout_seconds: float = 60.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    session: requests.Session = field(default_factory=requests.Session)
+    _last_request: float | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.page_size < 1 or self.max_attempts < 1:
+            raise ValueError("batch_size, page_size and max_attempts must be at least 1")
+
+    @property
+    def cases_url(self) -> str:
+        return f"{self.base_url.rstrip('/')}/cases"
+
+    def find_cases(self, project_ids: Sequence[str], submitter_ids: Sequence[str]) -> list[GDCCase]:
+        ids = sorted(set(submitter_ids))
+        batches = [ids[i : i + self.batch_size] for i in range(0, len(ids), self.batch_size)]
+        cases = []
+        for number, batch in enumerate(batches, start=1):
+            offset = 0
+            while True:
+                where = (
+                    f"batch {number}/{len(batches)}: {len(batch)} submitter ids "
+                    f"({batch[0]} .. {batch[-1]}) in {', '.join(project_ids)}, from {offset}"
+                )
+                body = {
+                    "filters": cases_filter(project_ids, batch),
+                    "fields": CASE_FIELDS,
+                    "format": "JSON",
+                    "size": self.page_size,
+                    "from": offset,
+                }
+                data = self._post(body, where)
+                hits, total = data["hits"], data["pagination"]["total"]
+                cases += [case_from_hit(hit) for hit in hits]
+                offset += len(hits)
+                if offset >= total:
+                    break
+                if not hits:
+                    raise GDCRequestError(
+                        f"GDC cases API: POST {self.cases_url} reported {total} cases but sent "
+                        f"none from {offset - len(hits)} ({where})"
+                    )
+        return cases
+
+    def _post(self, body: dict[str, Any], where: str) -> dict[str, Any]:
+        last = ""
+        for attempt in range(1, self.max_attempts + 1):
+            self._wait_turn()
+            try:
+                response = self.session.post(
+                    self.cases_url,
+                    json=body,
+                    headers={"Accept": "application/json"},
+                    timeout=self.timeout_seconds,
+                )
+            except (requests.ConnectionError, requests.Timeout) as error:
+                last, delay = f"{type(error).__name__}: {error}", self._backoff(attempt)
+            else:
+                if response.status_code == 200:
+                    return self._data(response, where)
+                last = f"HTTP {response.status_code} {_excerpt(response.text)}".rstrip()
+                if response.status_code != 429 and response.status_code < 500:
+                    raise GDCRequestError(
+                        f"GDC cases API refused POST {self.cases_url}: {last} ({where})"
+                    )
+                delay = _retry_after(response)
+                if delay is None:
+                    delay = self._backoff(attempt)
+            if attempt < self.max_attempts:
+                self.sleep(delay)
+        error = GDCRequestError(
+            f"GDC cases API: POST {self.cases_url} failed {self.max_attempts} times, last with "
+            f"{last} ({where})"
+        )
+        error.transient = True
+        raise error
+
+    def _data(self, response: requests.Response, where: str) -> dict[str, Any]:
+        try:
+            data = response.json()["data"]
+            if isinstance(data["hits"], list) and int(data["pagination"]["total"]) >= 0:
+                return data
+        except (ValueError, KeyError, TypeError):
+            pass
+        raise GDCRequestError(
+            f"GDC cases API: POST {self.cases_url} answered without data.hits and "
+            f"data.pagination.total: {_excerpt(response.text)} ({where})"
+        )
+
+    def _wait_turn(self) -> None:
+        """Keep at least min_interval_seconds between the starts of two requests."""
+        if self._last_request is not None:
+            wait = self._last_request + self.min_interval_seconds - self.clock()
+            if wait > 0:
+                self.sleep(wait)
+        self._last_request = self.clock()
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_seconds * 2 ** (attempt - 1), self.max_backoff_seconds)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date), if any."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = (moment - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class GDCCases(ConfigurableResource):
+    """GDC cases: the GDC API at `api_url`, or (empty URL, the default) the offline snapshot
+    `<source_dir>/gdc/cases.json` written by the sample generator."""
+
+    api_url: str = Field(
+        default="", description="GDC API base URL, e.g. https://api.gdc.cancer.gov (empty: offline)"
+    )
+    source_dir: str = Field(
+        default="data/source", description="Root of the local source snapshot (offline cases)"
+    )
+    batch_size: int = Field(default=250, description="Submitter ids per cases request")
+    page_size: int = Field(default=500, description="Cases per response page")
+    min_interval_seconds: float = Field(
+        default=0.2, description="Minimum time between the starts of two requests"
+    )
+    max_attempts: int = Field(default=6, description="Attempts per request before giving up")
+    backoff_seconds: float = Field(
+        default=1.0, description="First retry delay; doubles on each retry (Retry-After wins)"
+    )
+    timeout_seconds: float = Field(default=60.0, description="Timeout of one request")
+
+    def source(self) -> CasesSource:
+        if not self.api_url:
+            return SnapshotCases(Path(self.source_dir) / CASES_SNAPSHOT)
+        return GDCCasesClient(
+            self.api_url,
+            batch_size=self.batch_size,
+            page_size=self.page_size,
+            min_interval_seconds=self.min_interval_seconds,
+            max_attempts=self.max_attempts,
+            backoff_seconds=self.backoff_seconds,
+            timeout_seconds=self.timeout_seconds,
+        )
+
+
+# --- the mapping --------------------------------------------------------------------------------
+
+MAPPING_SCHEMA = pa.schema(
+    [pa.field(name, pa.string()) for name in GDC_MAPPING.contract.column_names]
+)
+
+
+def map_studies_to_cases(studies: pa.Table, cases: CasesSource, projects: ProjectMap) -> pa.Table:
+    """One row per (study, GDC case of its patient within its collection's projects)."""
+    rows = studies.to_pylist()
+    collections = sorted({row["collection_id"] for row in rows})
+    unmapped = [
+        c for c in collections if c not in projects.projects and c not in projects.known_absent
+    ]
+    if unmapped:
+        raise GDCMappingError(
+            f"no GDC project for collection(s) {', '.join(unmapped)}: add them to "
+            f"idc_index_assets/data/{PROJECTS_FILE}"
+        )
+    # One lookup per project set, so collections sharing projects (CPTAC) share requests.
+    patients: dict[tuple[str, ...], set[str]] = {}
+    for row in rows:
+        project_ids = projects.projects.get(row["collection_id"])
+        if project_ids and row["PatientID"]:
+            patients.setdefault(project_ids, set()).add(row["PatientID"])
+    case_ids: dict[tuple[tuple[str, ...], str], set[str]] = {}
+    for project_ids, submitter_ids in sorted(patients.items()):
+        for case in cases.find_cases(project_ids, sorted(submitter_ids)):
+            # The API filtered already; checking again costs nothing and guards the join.
+            if case.project_id in project_ids and case.submitter_id in submitter_ids:
+                case_ids.setdefault((project_ids, case.submitter_id), set()).add(case.case_id)
+    mapped = [
+        {**row, "gdc_case_id": case_id}
+        for row in rows
+        for case_id in sorted(
+            case_ids.get((projects.projects.get(row["collection_id"], ()), row["PatientID"]), ())
+        )
+    ]
+    matched = {row["collection_id"] for row in mapped}
+    unmatched = [c for c in collections if c not in matched and c not in projects.known_absent]
+    if unmatched:
+        described = [f"{c} (projects {', '.join(projects.projects[c])})" for c in unmatched]
+        raise GDCMappingError(
+            f"no patient of {', '.join(described)} is a GDC case: a wrong project in "
+            f"idc_index_assets/data/{PROJECTS_FILE}? If these patients are really not in the GDC, "
+            "list the collection under known_absent there"
+        )
+    mapped.sort(key=lambda row: tuple(row[name] or "" for name in MAPPING_SCHEMA.names))
+    return pa.Table.from_pylist(mapped, schema=MAPPING_SCHEMA)
+
+
+def build_gdc_mapping(
+    query: IndexQuery,
+    idc_version: int,
+    *,
+    engine: IndexEngine,
+    cases: CasesSource,
+    store: ArtifactStore,
+    projects: ProjectMap | None = None,
+) -> BuildResult:
+    """Run the studies query, look their patients up in the GDC, write gdc_idc_mapping's
+    artifacts (validated like every index's)."""
+    release_version = store.release_version_for(idc_version)
+    sql = query.render(idc_version)
+    with engine.run(sql, query_file=str(query.path)) as run:
+        studies = run.batches.read_all()
+        engine_metadata = dict(run.metadata)
+    mapping = map_studies_to_cases(studies, cases, projects or load_project_map())
+    written = write_index(
+        store.directory(idc_version),
+        contract=GDC_MAPPING.contract,
+        batches=pa.RecordBatchReader.from_batches(mapping.schema, mapping.to_batches()),
+        table_description=query.table_description,
+        column_docs=(*query.columns, GDC_CASE_ID_DOC),
+        sql=sql,
+        release_version=release_version,
+        idc_version=idc_version,
+    )
+
+    def patients(table: pa.Table) -> int:
+        return (
+            table.select(["collection_id", "PatientID"])
+            .group_by(["collection_id", "PatientID"])
+            .aggregate([])
+            .num_rows
+        )
+
+    summary = {
+        "studies": studies.num_rows,
+        "patients": patients(studies),
+        "gdc_patients": patients(mapping),
+    }
+    return BuildResult(written, release_version, {**engine_metadata, **summary})
