@@ -12,6 +12,8 @@ the parsed tree (queries stay plain BigQuery SQL):
 - `STRING_AGG(DISTINCT x ORDER BY x)` carries no NULL ordering (NULLs are skipped anyway);
 - `CAST`/`SAFE_CAST(... AS INT64)`: strings must be integers ('20.5' fails, ' 7 ' is 7), and
   FLOAT64/NUMERIC halfway cases round away from zero;
+- `CAST(<FLOAT64> AS STRING)` writes 1.0 as '1' (15 significant digits, 17 where needed);
+- `x / 0` fails with 'division by zero'; `IEEE_DIVIDE` works;
 - `ROUND(x, <INT64 expression>)` works;
 - `FORMAT` takes printf specifiers (DuckDB's printf, not its fmt-style format).
 
@@ -213,6 +215,79 @@ def _fill(template: str, **values: exp.Expression) -> exp.Expression:
     return tree
 
 
+# BigQuery writes a FLOAT64 as a string with 15 significant digits, or 17 where 15 would not read
+# back as the same number (1.0 -> '1', 0.1 -> '0.1', 1e20 -> '1e+20'); DuckDB writes '1.0'.
+_STRING_FROM_FLOAT = r"""
+CASE
+  WHEN isnan(__float__) THEN 'nan'
+  WHEN __float__ = 0 THEN '0'
+  WHEN TRY_CAST(printf('%.15g', __float__) AS DOUBLE) = __float__ THEN printf('%.15g', __float__)
+  ELSE printf('%.17g', __float__)
+END
+"""
+_STRING_BY_TYPE = """
+CASE
+  WHEN typeof(__value__) IN ('DOUBLE', 'FLOAT') THEN __from_float__
+  ELSE CAST(__value__ AS VARCHAR)
+END
+"""
+
+
+def _float64_to_string(node: exp.Expression) -> exp.Expression:
+    """`CAST(x AS STRING)` of a FLOAT64 gives BigQuery's text (see _STRING_FROM_FLOAT); where the
+    parse tree does not tell whether x is a FLOAT64, DuckDB's typeof(x) decides at run time."""
+    if not isinstance(node, exp.Cast) or not node.to.is_type(*exp.DataType.TEXT_TYPES):
+        return node
+    if node.meta.get("duckdb_semantics"):
+        return node
+    value = node.this
+    is_float = _float_literal(value) or (
+        isinstance(value, exp.Cast) and value.to.is_type(*exp.DataType.REAL_TYPES)
+    )
+    if not is_float and (isinstance(value, exp.Literal | exp.Cast) or value.type):
+        return node  # a literal or cast of another type
+    as_float = exp.cast(value.copy(), exp.DataType.Type.DOUBLE)
+    as_float.meta["duckdb_semantics"] = True
+    from_float = _fill(_STRING_FROM_FLOAT, __float__=as_float)
+    if is_float:
+        return from_float
+    return _fill(_STRING_BY_TYPE, __value__=value, __from_float__=from_float)
+
+
+def _float_literal(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Literal) and node.is_number and not node.is_int
+
+
+def _division(node: exp.Expression) -> exp.Expression:
+    """`x / 0` is an error in BigQuery ('division by zero'), infinity or NULL in DuckDB; and
+    IEEE_DIVIDE, BigQuery's division that does give inf and NaN, is unknown to DuckDB."""
+    if isinstance(node, exp.Anonymous) and node.name.upper() == "IEEE_DIVIDE":
+        dividend, divisor = (exp.cast(arg, exp.DataType.Type.DOUBLE) for arg in node.expressions)
+        ieee = exp.Div(this=dividend, expression=divisor)
+        ieee.meta["duckdb_semantics"] = True
+        return ieee
+    if not isinstance(node, exp.Div) or node.meta.get("duckdb_semantics"):
+        return node
+    divisor = node.expression
+    literal = divisor.this if isinstance(divisor, exp.Cast) else divisor
+    if isinstance(literal, exp.Literal) and literal.is_number and float(literal.this) != 0:
+        return node
+    checked = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)),
+                true=exp.Anonymous(
+                    this="error",
+                    expressions=[exp.Literal.string(f"division by zero: {node.sql('bigquery')}")],
+                ),
+            )
+        ],
+        default=divisor.copy(),
+    )
+    node.set("expression", checked)
+    return node
+
+
 def _round_precision(node: exp.Expression) -> exp.Expression:
     """`ROUND(x, <INT64 expression>)`: DuckDB's round takes an INTEGER precision, not a BIGINT."""
     decimals = node.args.get("decimals") if isinstance(node, exp.Round) else None
@@ -234,6 +309,8 @@ _BIGQUERY_SEMANTICS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _array_agg_limit,
     _distinct_aggregate_order,
     _int64_cast,
+    _float64_to_string,
+    _division,
     _round_precision,
     _format,
 )

@@ -64,6 +64,21 @@ INDICES: tuple[IndexSpec, ...] = (
         primary_key=("collection_id", "table_name", "column"),
         references=(Reference("collection_id", "collections_index", "collection_id"),),
     ),
+    IndexSpec(
+        "seg_index",
+        primary_key=("SeriesInstanceUID",),
+        # segmented_SeriesInstanceUID is resolved through dicom_all, so it is in the release
+        references=(
+            Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),
+            Reference("segmented_SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),
+        ),
+    ),
+    IndexSpec(
+        "rtstruct_index",
+        primary_key=("SeriesInstanceUID",),
+        # not referenced_SeriesInstanceUID: it is copied from DICOM and may name a series outside IDC
+        references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
+    ),
 )
 
 INDEX_BY_NAME = {spec.name: spec for spec in INDICES}

@@ -344,3 +344,28 @@ def test_array_with_a_null_element_in_the_result_fails(tmp_path):
         engine_rows(tmp_path, "SELECT ARRAY_AGG(v) AS vs FROM t", {"t": table})
     inside = "SELECT ARRAY_LENGTH(ARRAY_AGG(v)) AS n FROM t"
     assert engine_rows(tmp_path, inside, {"t": table}).to_pylist() == [{"n": 2}]
+
+
+def test_float64_to_string_like_bigquery():
+    # BigQuery CAST(FLOAT64 AS STRING): 15 significant digits, 17 when 15 do not read back as the
+    # same number, 'inf'/'nan' for those values (GoogleSQL's round-trip double formatting).
+    assert row(
+        "SELECT CAST(1.0 AS STRING), CAST(0.1 AS STRING), CAST(1e20 AS STRING),"
+        " SAFE_CAST(123456789.25 AS STRING), CAST(-0.5 AS STRING), CAST(0.1 + 0.2 AS STRING),"
+        " CAST(IEEE_DIVIDE(1, 0) AS STRING), CAST(IEEE_DIVIDE(0, 0) AS STRING)"
+    ) == ("1", "0.1", "1e+20", "123456789.25", "-0.5", "0.30000000000000004", "inf", "nan")
+    sql = """
+        WITH t AS (SELECT CAST(2 AS FLOAT64) AS f, 'x' AS s, 3 AS n, DATE '2024-01-05' AS d)
+        SELECT CAST(f AS STRING), CAST(s AS STRING), CAST(n AS STRING), CAST(d AS STRING) FROM t
+    """
+    assert row(sql) == ("2", "x", "3", "2024-01-05")
+
+
+def test_division_by_zero_fails():
+    # BigQuery `/`: "Generates an error if Y is 0" ('division by zero'); SAFE_DIVIDE gives NULL
+    # and IEEE_DIVIDE gives +inf / NaN instead.
+    with pytest.raises(duckdb.Error, match="division by zero"):
+        rows("SELECT a / b FROM (SELECT 1 AS a, 0 AS b)")
+    assert row(
+        "SELECT a / b, a / 4, SAFE_DIVIDE(a, 0), IEEE_DIVIDE(a, 0) FROM (SELECT 1 AS a, 2 AS b)"
+    ) == (0.5, 0.25, None, float("inf"))
