@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import sample_pathology, sample_radiology
+from . import sample_pathology, sample_radiology, sample_segmentation
 from .gdc import write_cases_snapshot
 from .queries import SOURCE_PROJECT
 from .sample_kit import (
@@ -336,6 +336,15 @@ def _empty_or_null(field: pa.Field, rows: int) -> pa.Array:
     return pa.nulls(rows, type=field.type)
 
 
+def _nulls_as_empty_lists(values: pa.Array) -> pa.Array:
+    """NULL lists become empty ones; rebuilt from offsets, as fill_null is slow on nested lists."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    lengths = pc.fill_null(pc.list_value_length(values), 0).to_numpy()
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    return pa.ListArray.from_arrays(offsets, values.flatten(), type=values.type)
+
+
 def _table(contract_name: str, columns: dict[str, pa.Array], rows: int) -> pa.Table:
     """A table with exactly the contract's schema: given columns cast to it, the others empty."""
     schema = source_tables()[contract_name]
@@ -349,8 +358,7 @@ def _table(contract_name: str, columns: dict[str, pa.Array], rows: int) -> pa.Ta
             arrays.append(_empty_or_null(field, rows))
         elif pa.types.is_list(field.type):
             # BigQuery exports an absent REPEATED value as an empty list, never NULL.
-            empty = pa.scalar([], field.type)
-            arrays.append(pc.fill_null(pc.cast(value, field.type), empty))
+            arrays.append(_nulls_as_empty_lists(pc.cast(value, field.type)))
         else:
             arrays.append(pc.cast(value, field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -359,7 +367,11 @@ def _table(contract_name: str, columns: dict[str, pa.Array], rows: int) -> pa.Ta
 # Modality-specific columns (sequences, acquisition parameters, ...) come from these providers:
 # each takes the release's InstanceRows and returns {"dicom_all"|"dicom_metadata": {column: array}}
 # with one value per instance.
-COLUMN_PROVIDERS: list = [sample_pathology.columns, sample_radiology.columns]
+COLUMN_PROVIDERS: list = [
+    sample_pathology.columns,
+    sample_radiology.columns,
+    sample_segmentation.columns,
+]
 
 
 # --- the universe of series ---------------------------------------------------------------------

@@ -87,7 +87,7 @@ def _expected_seg(seg_instances, dicom_all):
         def joined(values):
             return ",".join(distinct(values)) or None
 
-        def meanings(sequence):
+        def meanings(sequence, segments=segments):
             return distinct(_first(s[sequence], "CodeMeaning") for s in segments)
 
         segmented = [series_of_instance.get(_first_referenced_instance(i)) for i in instances]
@@ -283,7 +283,7 @@ def test_a_dangling_segmented_series_fails_the_reference_check(artifacts_copy):
     path = artifacts_copy / "seg_index.parquet"
     table = pq.read_table(path)
     column = table.schema.get_field_index("segmented_SeriesInstanceUID")
-    values = ["1.2.3.not.in.idc"] + table.column(column).to_pylist()[1:]
+    values = ["1.2.3.not.in.idc", *table.column(column).to_pylist()[1:]]
     pq.write_table(table.set_column(column, "segmented_SeriesInstanceUID", pa.array(values)), path)
     outcome = reference_outcome(INDEX_BY_NAME["seg_index"], artifacts_copy)
     assert not outcome.passed
