@@ -11,10 +11,8 @@ WITH structure_sets AS (
     StructureSetROISequence,
     RTROIObservationsSequence,
     # the first series of the first study of the first frame of reference
-    ReferencedFrameOfReferenceSequence[SAFE_OFFSET(0)]
-      .RTReferencedStudySequence[SAFE_OFFSET(0)]
-      .RTReferencedSeriesSequence[SAFE_OFFSET(0)]
-      .SeriesInstanceUID AS referenced_SeriesInstanceUID
+    ReferencedFrameOfReferenceSequence[SAFE_OFFSET(0)].RTReferencedStudySequence[SAFE_OFFSET(0)].RTReferencedSeriesSequence[SAFE_OFFSET(0)].SeriesInstanceUID
+      AS referenced_SeriesInstanceUID
   FROM `bigquery-public-data.idc_v{{ idc_version }}.dicom_all`
   # RT Structure Set Storage: the SOP class is more reliable than Modality
   WHERE SOPClassUID = '1.2.840.10008.5.1.4.1.1.481.3'

@@ -288,3 +288,28 @@ def test_a_dangling_segmented_series_fails_the_reference_check(artifacts_copy):
     outcome = reference_outcome(INDEX_BY_NAME["seg_index"], artifacts_copy)
     assert not outcome.passed
     assert "1.2.3.not.in.idc" in outcome.problems[0]
+
+
+def test_an_unchanged_segmentation_keeps_its_segments_and_rois_across_versions(sample_source):
+    """Segment and ROI content is a function of the series and its revision, not of the release."""
+
+    def content(version):
+        root = sample_source / SOURCE_PROJECT / f"idc_v{version}"
+        dicom_all = pq.read_table(root / "dicom_all.parquet").to_pylist()
+        metadata = pq.read_table(root / "dicom_metadata.parquet").to_pylist()
+        segments = {row["SOPInstanceUID"]: row["SegmentSequence"] for row in metadata}
+        return {
+            row["crdc_instance_uuid"]: (
+                segments[row["SOPInstanceUID"]],
+                row["StructureSetROISequence"],
+                row["RTROIObservationsSequence"],
+            )
+            for row in dicom_all
+            if row["Modality"] in ("SEG", "RTSTRUCT")
+        }
+
+    first, last = content(1), content(SAMPLE_VERSIONS)
+    unchanged = first.keys() & last.keys()  # same crdc_instance_uuid: same instance content
+    assert unchanged
+    assert any(first[uuid][0] for uuid in unchanged) and any(first[uuid][1] for uuid in unchanged)
+    assert all(first[uuid] == last[uuid] for uuid in unchanged)
