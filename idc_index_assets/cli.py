@@ -131,13 +131,14 @@ def _materialize(
 
 def _verify(args: argparse.Namespace) -> int:
     from .checks import verify_directory
+    from .gdc import GDC_MAPPING
     from .registry import INDICES
     from .validation import IDC_VERSION_KEY, RELEASE_VERSION_KEY, index_files
 
     directory = Path(args.path)
     if not directory.is_dir():
         return _fail(f"{directory} is not a directory")
-    results = verify_directory(directory, INDICES)
+    results = verify_directory(directory, (*INDICES, GDC_MAPPING))
     if not results:
         return _fail(f"no index parquet files in {directory}")
     by_file: dict[str, list] = {}

@@ -208,15 +208,21 @@ class GDCCasesClient:
                     "from": offset,
                 }
                 data = self._post(body, where)
-                hits, total = data["hits"], data["pagination"]["total"]
-                cases += [case_from_hit(hit) for hit in hits]
+                hits, total = data["hits"], int(data["pagination"]["total"])
+                try:
+                    cases += [case_from_hit(hit) for hit in hits]
+                except (KeyError, TypeError) as error:
+                    raise GDCRequestError(
+                        f"GDC cases API: POST {self.cases_url} sent a case without "
+                        f"{error} ({where})"
+                    ) from error
                 offset += len(hits)
                 if offset >= total:
                     break
                 if not hits:
                     raise GDCRequestError(
                         f"GDC cases API: POST {self.cases_url} reported {total} cases but sent "
-                        f"none from {offset - len(hits)} ({where})"
+                        f"none from {offset} ({where})"
                     )
         return cases
 
@@ -287,9 +293,9 @@ def _retry_after(response: requests.Response) -> float | None:
     else:
         try:
             moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            seconds = (moment - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):  # unparseable, or a date without a timezone
             return None
-        seconds = (moment - datetime.now(UTC)).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 

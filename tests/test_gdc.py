@@ -8,6 +8,8 @@ import itertools
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -140,6 +142,16 @@ def test_a_429_is_retried_after_the_time_it_asks_for(server, hits):
     assert first.body == second.body
     assert sleep.waits == [1.0]
     assert second.at - first.at >= 1.0
+
+
+def test_a_retry_after_date_is_honoured(server, hits):
+    moment = datetime.now(UTC) + timedelta(seconds=2)
+    server.failures.append(Failure(503, {"Retry-After": format_datetime(moment, usegmt=True)}))
+    sleep = RecordingSleep()
+    client_for(server, sleep=sleep).find_cases(["TCGA-LUAD"], all_submitters(hits))
+    (wait,) = sleep.waits
+    assert 0.5 < wait <= 2.0
+    assert len(server.requests) == 2
 
 
 def test_a_500_storm_gives_up_with_backoff_and_a_clear_error(server, hits):
@@ -347,6 +359,15 @@ def test_the_project_map_covers_what_the_studies_query_selects():
     assert projects.projects["cptac_luad"] == ("CPTAC-2", "CPTAC-3")
     assert projects.known_absent <= set(projects.projects)
     assert all(GDC_PROGRAM.search(name) for name in projects.projects)
+
+
+def test_verify_checks_the_mapping_too(sample_source, tmp_path, monkeypatch, capsys):
+    from idc_index_assets.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    result = build(sample_source, tmp_path, SnapshotCases(sample_source / CASES_SNAPSHOT))
+    assert main(["verify", str(result.written.directory)]) == 0
+    assert "ok   gdc_idc_mapping.parquet" in capsys.readouterr().out
 
 
 # --- through Dagster -----------------------------------------------------------------------------
