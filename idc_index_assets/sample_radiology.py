@@ -1,10 +1,504 @@
-"""Sample release columns for CT, MR, PT, SEG, RTSTRUCT and contrast instances."""
+"""Sample release columns for CT, MR and PT instances: acquisition parameters, the PET
+radiopharmaceutical, contrast agents and the position and orientation of every slice.
+
+Series-level choices come from `instances.uniform(salt)` values (one value per series, so a revised
+series keeps its protocol); values that vary within a series (tube current, echo times, b-values,
+frame durations, slice positions) from per-instance values or from the instance number.
+
+Geometry: most series are regular volumes, axial for CT and PT and axial, sagittal, coronal or
+oblique for MR. A known share is irregular in one way each (`GEOMETRY_KINDS`): a missing slice,
+two slices at the same position, one slice with another orientation, a gantry-tilted CT whose
+slices move along the table axis rather than the slice normal, series that repeat one slice
+position (cine, perfusion), non-perpendicular direction cosines, and a first slice with another
+pixel spacing or image size. Dynamic PET repeats every position once per time frame. Localizers
+are CT series with a LOCALIZER ImageType.
+"""
 
 from __future__ import annotations
 
-from .sample_kit import InstanceRows
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .sample_kit import InstanceRows, pick, text, uniform
+from .source_contract import source_tables
+
+STRINGS = pa.list_(pa.string())
+
+# Geometry kinds of a series, with their share among CT, MR and PT series (gantry tilt: CT only).
+GEOMETRY_KINDS = {
+    "regular": 0.63,
+    "gap": 0.06,  # the slice after the sixth is missing
+    "duplicate": 0.06,  # the third and fourth instance share a position
+    "orientation_change": 0.05,  # the first instance is rotated in plane by 3 degrees
+    "gantry_tilt": 0.06,
+    "single_position": 0.05,  # every instance at the same position
+    "skewed": 0.03,  # row and column directions 75 degrees apart (a broken header)
+    "pixel_spacing_change": 0.03,  # the first instance has twice the pixel spacing
+    "size_change": 0.03,  # the first instance is 256 x 256 pixels
+}
+GAP_AFTER, DUPLICATE_AT, SKEW_DEGREES = 5, 3, 15.0
+# The salts of the geometry kinds and of the PT sequence shapes are chosen so that the default
+# sample (seed 7) has every kind and shape in its newest version.
 
 
 def columns(instances: InstanceRows) -> dict[str, dict]:
-    """{table: {column: one value per instance}} for the sample's dicom tables."""
-    return {}
+    """{table: {column: one value per instance}} for the sample's dicom tables; instances of
+    other modalities are NULL."""
+    ct, mr, pt = instances.where("CT"), instances.where("MR"), instances.where("PT")
+    geometry_kind = series_geometry_kind(instances)
+    by_modality = [
+        _ct_columns(instances, ct, geometry_kind),
+        _mr_columns(instances, mr),
+        _pt_columns(instances, pt),
+    ]
+    image_type = pc.coalesce(*[columns.pop("ImageType") for columns in by_modality])
+    dicom_all = {"ImageType": image_type}
+    for modality_columns in by_modality:
+        dicom_all |= modality_columns
+    dicom_all |= _contrast_columns(instances, ct, mr, pt)
+    dicom_all |= _geometry_columns(instances, ct | mr | pt, geometry_kind)
+    return {"dicom_all": dicom_all}
+
+
+# --- building blocks ---------------------------------------------------------------------------
+
+
+def _series_uniform(instances: InstanceRows, salt: int) -> np.ndarray:
+    """`instances.uniform(salt)` (one value per series), hashed once per series rather than once
+    per instance: a series' instances are adjacent and numbered from 0."""
+    first = instances.number == 0
+    per_series = uniform(instances.seed, instances.series[first], salt)
+    return per_series[np.cumsum(first) - 1]
+
+
+def _weighted(weights, u: np.ndarray) -> np.ndarray:
+    """Index of an option per element, drawn with the given weights from uniform values `u`."""
+    cumulative = np.cumsum(weights) / np.sum(weights)
+    return np.minimum(np.searchsorted(cumulative, u, side="right"), len(cumulative) - 1)
+
+
+def _only(mask: np.ndarray, values) -> pa.Array:
+    """`values` where `mask`, NULL elsewhere."""
+    values = values if isinstance(values, pa.Array) else pa.array(values)
+    return pc.if_else(pa.array(mask), values, pa.scalar(None, values.type))
+
+
+def _ds_text(values: np.ndarray, decimals: int, *, repetitive: bool = True) -> pa.Array:
+    """Numbers as DICOM DS/IS strings ("120", "0.625"); `repetitive` values (few distinct ones)
+    are formatted once each."""
+    rounded = np.round(np.asarray(values, dtype=np.float64), decimals) + 0.0  # no "-0"
+    if not repetitive:
+        return text(rounded)
+    distinct, inverse = np.unique(rounded, return_inverse=True)
+    return text(distinct).take(pa.array(inverse.ravel()))
+
+
+def _decimal_strings(values: np.ndarray, mask: np.ndarray, decimals: int = 4) -> pa.Array:
+    """Numbers as DS/IS strings, NULL outside `mask`."""
+    return _only(mask, _ds_text(values, decimals))
+
+
+def _string_lists(values: np.ndarray, mask: np.ndarray, *, repetitive: bool = True) -> pa.Array:
+    """Rows of a 2-D array of numbers as REPEATED DS strings, NULL outside `mask`."""
+    width = values.shape[1]
+    flat = _ds_text(values[mask].ravel(), 6, repetitive=repetitive)
+    offsets = np.concatenate([[0], np.cumsum(mask * width)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), flat, mask=pa.array(~mask))
+
+
+def _choice(
+    instances: InstanceRows, salt: int, options, weights=None
+) -> tuple[pa.Array, np.ndarray]:
+    """One of `options` per series (None is NULL), and the index chosen."""
+    weights = np.ones(len(options)) if weights is None else weights
+    index = _weighted(weights, instances.uniform(salt))
+    return pick(options, index), index
+
+
+# --- CT ----------------------------------------------------------------------------------------
+
+
+def _ct_columns(instances: InstanceRows, ct: np.ndarray, kind: np.ndarray) -> dict[str, pa.Array]:
+    image_type, _ = _choice(
+        instances,
+        101,
+        [
+            ["ORIGINAL", "PRIMARY", "AXIAL"],
+            ["DERIVED", "SECONDARY", "AXIAL"],
+            ["ORIGINAL", "PRIMARY", "LOCALIZER"],
+        ],
+        [0.85, 0.1, 0.05],
+    )
+    kvp, _ = _choice(
+        instances, 102, ["120", "100", "140", "80", None], [0.6, 0.15, 0.12, 0.08, 0.05]
+    )
+    scan_options, scan = _choice(
+        instances,
+        103,
+        [["HELICAL MODE"], ["AXIAL MODE"], ["HELICAL MODE", "CARDIAC GATING"], []],
+        [0.6, 0.2, 0.1, 0.1],
+    )
+    kernel, _ = _choice(
+        instances,
+        104,
+        [["B30f"], ["STANDARD"], ["LUNG"], ["FC51"], ["Br40d", "3"], ["Hr64h", "5"], []],
+        [0.2, 0.2, 0.15, 0.1, 0.15, 0.1, 0.1],
+    )
+    filter_type, _ = _choice(instances, 105, ["BODY FILTER", "FLAT", "WEDGE", None])
+    helical = np.isin(scan, [0, 2])
+    pitch = np.array([0.984375, 1.375, 0.9, 1.2])[(_series_uniform(instances, 106) * 4).astype(int)]
+
+    # Dose modulation: the tube current changes from slice to slice in most series.
+    modulated = _series_uniform(instances, 107) < 0.7
+    base_current = 100 + (_series_uniform(instances, 108) * 300).astype(int)
+    swing = np.where(modulated, 0.5 + instances.uniform(109, per="instance"), 1.0)
+    current = np.round(base_current * swing).astype(np.int64)
+    exposure_time = np.array([500, 750, 1000, 570])[
+        (_series_uniform(instances, 110) * 4).astype(int)
+    ]
+    exposure = np.round(current * exposure_time / 1000).astype(np.int64)
+
+    # sample.py draws the in-plane pixel spacing with salt 26: the field of view matches it.
+    pixel_spacing = np.round(0.5 + _series_uniform(instances, 26) * 0.5, 6)
+    tilt = np.where(kind == "gantry_tilt", _gantry_tilt_degrees(instances), 0.0)
+    return {
+        "ImageType": _only(ct, image_type),
+        "KVP": _only(ct, kvp),
+        "ScanOptions": _only(ct, scan_options),
+        "ConvolutionKernel": _only(ct, kernel),
+        "FilterType": _only(ct, filter_type),
+        "SpiralPitchFactor": _only(ct & helical, pitch),
+        "GantryDetectorTilt": _decimal_strings(tilt, ct),
+        "XRayTubeCurrent": _decimal_strings(current, ct),
+        "Exposure": _decimal_strings(exposure, ct),
+        "ExposureTime": _decimal_strings(exposure_time, ct),
+        "DataCollectionDiameter": _decimal_strings(np.full(len(instances), 500.0), ct),
+        "ReconstructionDiameter": _decimal_strings(pixel_spacing * 512, ct, decimals=1),
+    }
+
+
+def _gantry_tilt_degrees(instances: InstanceRows) -> np.ndarray:
+    return np.array([-20.0, -15.0, 12.5, 15.0, 22.0])[
+        (_series_uniform(instances, 111) * 5).astype(int)
+    ]
+
+
+# --- MR ----------------------------------------------------------------------------------------
+
+# One protocol per MR series: (ScanningSequence, SequenceVariant, MRAcquisitionType, EchoTime ms,
+# RepetitionTime ms, EchoTrainLength, FlipAngle, InversionTime ms, SequenceName, PixelBandwidth).
+MR_PROTOCOLS = {
+    "t2_tse": (["SE"], ["SK", "SP", "OSP"], "2D", 98.0, 4000, 16, 150, None, "*tse2d1_16", 200),
+    "t1_dce": (["GR"], ["SP", "OSP"], "3D", 1.43, 4.1, 1, 12, None, "*fl3d1", 390),
+    "dwi": (["EP"], ["SK", "SP"], "2D", 68.0, 5200, 1, 90, None, "*ep_b0_800", 1502),
+    "multi_echo_gre": (["GR"], ["SP"], "2D", 2.46, 45, 3, 20, None, "*fl2d3", 260),
+    "flair": (
+        ["SE", "IR"],
+        ["SK", "SP", "MP"],
+        "2D",
+        125.0,
+        9000,
+        16,
+        150,
+        2500,
+        "*tir2d1_16",
+        287,
+    ),
+}
+MR_PROTOCOL_WEIGHTS = [0.35, 0.2, 0.2, 0.1, 0.15]
+B_VALUES = np.array([0.0, 400.0, 800.0])
+ECHOES = 3
+DCE_TIME_POINTS = "40"
+
+
+def mr_protocol(instances: InstanceRows) -> np.ndarray:
+    """Index into MR_PROTOCOLS of each instance's series (meaningful for MR instances)."""
+    return _weighted(MR_PROTOCOL_WEIGHTS, _series_uniform(instances, 201))
+
+
+def _mr_columns(instances: InstanceRows, mr: np.ndarray) -> dict[str, pa.Array]:
+    names = list(MR_PROTOCOLS)
+    protocol = mr_protocol(instances)
+    attributes = zip(*MR_PROTOCOLS.values(), strict=True)
+    (sequence, variant, acquisition, echo, repetition, train, flip, inversion, name, bandwidth) = [
+        pick(values, protocol) for values in attributes
+    ]
+    dwi, dce = protocol == names.index("dwi"), protocol == names.index("t1_dce")
+    multi_echo = protocol == names.index("multi_echo_gre")
+
+    # Multi-echo series cycle through their echoes, DWI series through their b-values.
+    echo_number = np.where(multi_echo, instances.number % ECHOES, 0)
+    echo_time = pc.multiply(pc.cast(echo, pa.float64()), pa.array(echo_number + 1.0))
+    b_value = B_VALUES[instances.number % len(B_VALUES)]
+
+    tesla = np.where(_series_uniform(instances, 202) < 0.55, 3.0, 1.5)
+    image_type = pc.if_else(
+        pa.array(dwi & (_series_uniform(instances, 204) < 0.5)),
+        pa.scalar(["DERIVED", "PRIMARY", "DIFFUSION", "ADC"], STRINGS),
+        pa.scalar(["ORIGINAL", "PRIMARY", "M", "ND"], STRINGS),
+    )
+    coil, _ = _choice(instances, 203, ["Body", "BO1_2:SP1-4", "SENSE-TORSO", None])
+    return {
+        "ImageType": _only(mr, image_type),
+        "MagneticFieldStrength": _decimal_strings(tesla, mr),
+        "ImagingFrequency": _decimal_strings(42.577478 * tesla, mr, decimals=6),
+        "ImagedNucleus": _only(mr, pa.array(["1H"] * len(instances))),
+        "ScanningSequence": _only(mr, sequence),
+        "SequenceVariant": _only(mr, variant),
+        "MRAcquisitionType": _only(mr, acquisition),
+        "EchoTime": _decimal_strings(echo_time.to_numpy(), mr),
+        "RepetitionTime": _only(mr, pc.cast(repetition, pa.string())),
+        "EchoTrainLength": _only(mr, pc.cast(train, pa.string())),
+        "FlipAngle": _only(mr, pc.cast(flip, pa.string())),
+        "InversionTime": _only(mr, pc.cast(inversion, pa.string())),
+        "SequenceName": _only(mr, name),
+        "PixelBandwidth": _only(mr, pc.cast(bandwidth, pa.string())),
+        "ReceiveCoilName": _only(mr, coil),
+        "DiffusionBValue": _only(mr & dwi, b_value),
+        "NumberOfTemporalPositions": _only(mr & dce, pa.array([DCE_TIME_POINTS] * len(instances))),
+    }
+
+
+# --- PT ----------------------------------------------------------------------------------------
+
+# (radionuclide code meaning, radiopharmaceutical, typical total dose in Bq)
+TRACERS = [
+    ("^18^Fluorine", "Fluorodeoxyglucose F^18^", 370e6),
+    ("^68^Gallium", "Ga-68 PSMA-11", 185e6),
+    ("^18^Fluorine", "FLT", 300e6),
+]
+# Shape of the RadiopharmaceuticalInformationSequence: one item (most), none, one item without a
+# radionuclide code, two items (the first one describes the series).
+PT_SEQUENCE_SHAPES = {"one": 0.55, "none": 0.15, "no_code": 0.15, "two": 0.15}
+DYNAMIC_FRAMES = 3
+FRAME_DURATIONS_MS = np.array([60000, 120000, 300000])
+
+
+def pt_time_frames(instances: InstanceRows) -> np.ndarray:
+    """Time frames of each instance's PET series: DYNAMIC_FRAMES for dynamic series, 1 for static."""
+    dynamic = instances.where("PT") & (_series_uniform(instances, 301) < 0.2)
+    return np.where(dynamic, DYNAMIC_FRAMES, 1)
+
+
+def _pt_columns(instances: InstanceRows, pt: np.ndarray) -> dict[str, pa.Array]:
+    frames = pt_time_frames(instances)
+    dynamic = frames > 1
+    static_type, _ = _choice(
+        instances, 302, [["WHOLE BODY", "IMAGE"], ["STATIC", "IMAGE"], []], [0.6, 0.3, 0.1]
+    )
+    series_type = pc.if_else(
+        pa.array(dynamic), pa.scalar(["DYNAMIC", "IMAGE"], STRINGS), static_type
+    )
+    units, _ = _choice(instances, 303, ["BQML", "CNTS"], [0.85, 0.15])
+    decay, _ = _choice(instances, 304, ["START", "ADMIN", "NONE"], [0.7, 0.2, 0.1])
+    corrected, _ = _choice(
+        instances,
+        305,
+        [["DECY", "ATTN", "SCAT", "DTIM", "RAN", "NORM"], ["ATTN", "DECY"], []],
+        [0.6, 0.3, 0.1],
+    )
+    randoms, _ = _choice(instances, 306, ["DLYD", "SING", None])
+    reconstruction, _ = _choice(instances, 307, ["OSEM3D 3i21s", "VPHDS", "FBP"])
+    scatter, _ = _choice(instances, 308, ["Model-based", "CONVOLUTION SUBTRACTION", None])
+    attenuation, _ = _choice(instances, 309, ["CT-based", "measured,AC CT", None])
+
+    static_duration = np.where(_series_uniform(instances, 310) < 0.5, 120000, 180000)
+    frame = instances.number % frames
+    duration = np.where(
+        dynamic, FRAME_DURATIONS_MS[frame % len(FRAME_DURATIONS_MS)], static_duration
+    )
+    slices = -(-instances.instance_count // frames)  # positions per time frame, rounded up
+    return {
+        "ImageType": _only(pt, pa.array([["ORIGINAL", "PRIMARY"]] * len(instances), STRINGS)),
+        "SeriesType": _only(pt, series_type),
+        "Units": _only(pt, units),
+        "DecayCorrection": _only(pt, decay),
+        "CorrectedImage": _only(pt, corrected),
+        "RandomsCorrectionMethod": _only(pt, randoms),
+        "ReconstructionMethod": _only(pt, reconstruction),
+        "ScatterCorrectionMethod": _only(pt, scatter),
+        "AttenuationCorrectionMethod": _only(pt, attenuation),
+        "ActualFrameDuration": _decimal_strings(duration, pt),
+        "NumberOfSlices": _only(pt, slices),
+        "NumberOfTimeSlices": _only(pt & dynamic, frames),
+        "RadiopharmaceuticalInformationSequence": _radiopharmaceutical(instances, pt),
+    }
+
+
+def _radiopharmaceutical(instances: InstanceRows, pt: np.ndarray) -> pa.Array:
+    """RadiopharmaceuticalInformationSequence: REPEATED RECORD with a nested code sequence."""
+    rows = len(instances)
+    shapes = list(PT_SEQUENCE_SHAPES)
+    shape = _weighted(list(PT_SEQUENCE_SHAPES.values()), _series_uniform(instances, 316))
+    items = np.where(
+        pt, np.select([shape == shapes.index("none"), shape == shapes.index("two")], [0, 2], 1), 0
+    )
+    item_row = np.repeat(np.arange(rows), items)
+    item_number = np.arange(len(item_row)) - np.repeat(np.cumsum(items) - items, items)
+
+    # The second item of a two-item sequence names the next tracer.
+    tracer = (
+        (_series_uniform(instances, 312) * len(TRACERS)).astype(int)[item_row] + item_number
+    ) % len(TRACERS)
+    codes = np.where((shape[item_row] == shapes.index("no_code")), 0, 1)
+    code_meaning = pick([t[0] for t in TRACERS], np.repeat(tracer, codes))
+    code_sequence = pa.ListArray.from_arrays(
+        pa.array(np.concatenate([[0], np.cumsum(codes)]).astype(np.int32)),
+        pa.StructArray.from_arrays([code_meaning], names=["CodeMeaning"]),
+    )
+    dose = np.array([t[2] for t in TRACERS])[tracer] * (
+        0.8 + 0.4 * _series_uniform(instances, 313)[item_row]
+    )
+    start_seconds = (7 * 3600 + _series_uniform(instances, 314) * 4 * 3600).astype(np.int64)[
+        item_row
+    ]
+    item = pa.StructArray.from_arrays(
+        [
+            code_sequence,
+            text(np.round(dose)),
+            pick([t[1] for t in TRACERS], tracer),
+            pa.array(start_seconds * 1_000_000, pa.time64("us")),
+        ],
+        names=[
+            "RadionuclideCodeSequence",
+            "RadionuclideTotalDose",
+            "Radiopharmaceutical",
+            "RadiopharmaceuticalStartTime",
+        ],
+    )
+    offsets = pa.array(np.concatenate([[0], np.cumsum(items)]).astype(np.int32))
+    sequence = pa.ListArray.from_arrays(offsets, item, mask=pa.array(~pt))
+    target = source_tables()["bigquery-public-data.idc_vNN.dicom_all"]
+    return pc.cast(sequence, target.field("RadiopharmaceuticalInformationSequence").type)
+
+
+# --- contrast ----------------------------------------------------------------------------------
+
+# (agent, ingredient, route) per modality; None: the attribute is absent.
+CT_CONTRAST = [
+    ("OMNIPAQUE 350", "IOHEXOL", "IV"),
+    ("Isovue-370", "IOPAMIDOL", "IV"),
+    ("IV CONTRAST", None, None),
+    (None, None, "ORAL"),
+]
+MR_CONTRAST = [("Gadavist", "GADOBUTROL", "IV"), ("MAGNEVIST", "GADOLINIUM", "IV")]
+PT_CONTRAST = [("Omnipaque", None, "IV")]
+
+
+def _contrast_columns(
+    instances: InstanceRows, ct: np.ndarray, mr: np.ndarray, pt: np.ndarray
+) -> dict[str, pa.Array]:
+    """Contrast agent attributes: some CT series, the DCE MR series, a few PT series.
+
+    Within a contrast series the first instance may lack the attributes (acquired before the
+    injection) and some series spell the agent two ways from one instance to the next."""
+    with_contrast = (
+        (ct & (_series_uniform(instances, 401) < 0.35))
+        | (mr & (mr_protocol(instances) == list(MR_PROTOCOLS).index("t1_dce")))
+        | (pt & (_series_uniform(instances, 401) < 0.1))
+    )
+    options = CT_CONTRAST + MR_CONTRAST + PT_CONTRAST
+    first = np.select([ct, mr], [0, len(CT_CONTRAST)], len(CT_CONTRAST) + len(MR_CONTRAST))
+    size = np.select([ct, mr], [len(CT_CONTRAST), len(MR_CONTRAST)], len(PT_CONTRAST))
+    option = first + (_series_uniform(instances, 402) * size).astype(int)
+    injected = with_contrast & ~((_series_uniform(instances, 403) < 0.3) & (instances.number == 0))
+    agent = pick([o[0] for o in options], option)
+    # Some series spell the agent in upper case on every other instance.
+    respelled = (_series_uniform(instances, 404) < 0.2) & (instances.number % 2 == 1)
+    agent = pc.if_else(pa.array(respelled), pc.utf8_upper(agent), agent)
+    return {
+        "ContrastBolusAgent": _only(injected, agent),
+        "ContrastBolusIngredient": _only(injected, pick([o[1] for o in options], option)),
+        "ContrastBolusRoute": _only(injected, pick([o[2] for o in options], option)),
+    }
+
+
+# --- geometry ----------------------------------------------------------------------------------
+
+
+def series_geometry_kind(instances: InstanceRows) -> np.ndarray:
+    """The geometry kind (a key of GEOMETRY_KINDS) of each instance's series."""
+    names = np.array(list(GEOMETRY_KINDS))
+    kind = names[_weighted(list(GEOMETRY_KINDS.values()), _series_uniform(instances, 520))]
+    # Only CT has a gantry; a tilted MR or PT series would be an oblique one.
+    return np.where((kind == "gantry_tilt") & ~instances.where("CT"), "regular", kind)
+
+
+def _rotation(axis: np.ndarray, vectors: np.ndarray, degrees: np.ndarray) -> np.ndarray:
+    """Rotate each row vector about the matching unit axis (Rodrigues' formula)."""
+    turned = degrees != 0  # most rows keep their vector: compute only the others
+    axis, angle = axis[turned], np.radians(degrees[turned])[:, None]
+    rotated = vectors.copy()
+    rotated[turned] = (
+        vectors[turned] * np.cos(angle)
+        + np.cross(axis, vectors[turned]) * np.sin(angle)
+        + axis * np.sum(axis * vectors[turned], axis=1, keepdims=True) * (1 - np.cos(angle))
+    )
+    return rotated
+
+
+def _geometry_columns(
+    instances: InstanceRows, image: np.ndarray, kind: np.ndarray
+) -> dict[str, pa.Array]:
+    rows = len(instances)
+    mr = instances.where("MR")
+    # Orientation: axial for CT and PT; MR also sagittal, coronal or oblique (tilted about x).
+    plane = np.where(mr, (_series_uniform(instances, 502) * 4).astype(int), 0)
+    row_vector = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0], [1, 0, 0]], dtype=float)[plane]
+    col_vector = np.array([[0, 1, 0], [0, 0, -1], [0, 0, -1], [0, 1, 0]], dtype=float)[plane]
+    x_axis = np.tile([1.0, 0.0, 0.0], (rows, 1))
+    oblique_degrees = np.where(plane == 3, 10 + _series_uniform(instances, 503) * 20, 0.0)
+    col_vector = _rotation(x_axis, col_vector, oblique_degrees)
+    tilted = kind == "gantry_tilt"
+    col_vector = _rotation(
+        x_axis, col_vector, np.where(tilted, _gantry_tilt_degrees(instances), 0.0)
+    )
+    normal = np.cross(row_vector, col_vector)
+
+    # Slice index of each instance; dynamic PET repeats every position once per time frame.
+    number = instances.number // pt_time_frames(instances)
+    index = np.select(
+        [kind == "gap", kind == "duplicate", kind == "single_position"],
+        [number + (number > GAP_AFTER), number - (number >= DUPLICATE_AT), 0 * number],
+        number,
+    )
+    spacing = np.array([0.625, 1.0, 1.25, 2.5, 3.0, 5.0])[
+        (_series_uniform(instances, 504) * 6).astype(int)
+    ]
+    # Slices run head to feet in some series, feet to head in others.
+    step = spacing * np.where(_series_uniform(instances, 505) < 0.5, 1.0, -1.0)
+    origin = np.stack(
+        [
+            -250 + _series_uniform(instances, 506) * 100,
+            -250 + _series_uniform(instances, 507) * 100,
+            -400 + _series_uniform(instances, 508) * 300,
+        ],
+        axis=1,
+    )
+    # A tilted gantry tilts the image plane, but the table still moves along z.
+    direction = np.where(tilted[:, None], np.array([0.0, 0.0, 1.0]), normal)
+    position = origin + direction * (index * step)[:, None]
+
+    first = instances.number == 0
+    angle = np.where((kind == "orientation_change") & first, 3.0, 0.0)
+    row_vector, col_vector = (
+        _rotation(normal, row_vector, angle),
+        _rotation(normal, col_vector, angle),
+    )
+    col_vector = _rotation(normal, col_vector, np.where(kind == "skewed", SKEW_DEGREES, 0.0))
+    orientation = np.concatenate([row_vector, col_vector], axis=1)
+
+    # sample.py gives every slice of a series the same PixelSpacing (salt 26), Rows and Columns;
+    # only the first instance of some series differs (NULL elsewhere keeps sample.py's values).
+    resampled = (kind == "pixel_spacing_change") & first
+    spacing_twice = 2 * np.round(0.5 + _series_uniform(instances, 26) * 0.5, 6)
+    resized = (kind == "size_change") & first
+    size = _only(resized, pa.array(np.full(rows, 256)))
+    return {
+        "ImagePositionPatient": _string_lists(position, image, repetitive=False),
+        "ImageOrientationPatient": _string_lists(orientation, image),
+        "PixelSpacing": _string_lists(np.stack([spacing_twice, spacing_twice], axis=1), resampled),
+        "Rows": size,
+        "Columns": size,
+    }
