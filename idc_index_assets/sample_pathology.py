@@ -39,8 +39,10 @@ PROCESSING_TYPE = _code("Processing type", "111701", "DCM")
 FIXATIVE = _code("Tissue Fixative", "430864009")
 EMBEDDING = _code("Embedding medium", "430863003")
 USING_SUBSTANCE = _code("Using substance", "424361007")
+COLLECTION_PROCEDURE = _code("Specimen collection", "17636008")
 
 SAMPLING = _code("Sampling of tissue specimen", "433465004")
+EXCISION = _code("Excision", "65801008")
 PROCESSING = _code("Specimen processing", "9265001")
 STAINING = _code("Staining", "127790008")
 FORMALIN = _code("Formalin", "431510009")
@@ -60,7 +62,11 @@ def _step(*items: tuple[dict, dict | None]) -> dict:
     }
 
 
-SAMPLED = _step((SPECIMEN_IDENTIFIER, None), (PROCESSING_TYPE, SAMPLING))
+SAMPLED = _step(
+    (SPECIMEN_IDENTIFIER, None),
+    (PROCESSING_TYPE, SAMPLING),
+    (COLLECTION_PROCEDURE, EXCISION),  # an SCT concept the indices do not report
+)
 FIXED = _step((PROCESSING_TYPE, PROCESSING), (FIXATIVE, FORMALIN))
 # Preparation protocols, each a SpecimenPreparationSequence: stains with two substances, one, none;
 # frozen sections without fixative; a slide with no preparation recorded at all.
@@ -106,6 +112,7 @@ BRIGHTFIELD = _code("Brightfield illumination", "111744", "DCM")
 EPIFLUORESCENCE = _code("Epifluorescence illumination", "111743", "DCM")
 # OpticalPathSequence options: brightfield at various powers (a DS value that is not a whole
 # number, a missing power, a path without illumination code), three fluorescence paths, none.
+# Label images are taken by an overview camera: brightfield, no objective lens power.
 OPTICAL_PATHS = [
     [{"IlluminationTypeCodeSequence": [BRIGHTFIELD], "ObjectiveLensPower": "40"}],
     [{"IlluminationTypeCodeSequence": [BRIGHTFIELD], "ObjectiveLensPower": "20"}],
@@ -116,6 +123,7 @@ OPTICAL_PATHS = [
     [],
 ]
 OPTICAL_PATH_WEIGHTS = (0.4, 0.3, 0.05, 0.05, 0.05, 0.1, 0.05)
+LABEL_OPTICAL_PATH = 3
 
 IMAGE_TYPES = [  # label, full-resolution level, lower levels
     ["ORIGINAL", "PRIMARY", "LABEL", "NONE"],
@@ -127,7 +135,7 @@ SPACING_IN_FUNCTIONAL_GROUPS, SPACING_TOP_LEVEL, SPACING_NONE = range(3)
 SPACING_WEIGHTS = (0.85, 0.1, 0.05)
 
 ANNOTATION_GROUP_COUNTS = (0, 1, 2, 3, 4)
-ANNOTATION_GROUP_COUNT_WEIGHTS = (0.05, 0.45, 0.25, 0.15, 0.1)
+ANNOTATION_GROUP_COUNT_WEIGHTS = (0.2, 0.3, 0.25, 0.15, 0.1)
 GROUP_LABELS = ["Nuclei", "Tumor region", "Lymphocytes", "Stroma", "Necrosis"]
 GENERATION_TYPES = ["AUTOMATIC", "SEMIAUTOMATIC", "MANUAL"]
 ALGORITHMS = ["HoVer-Net", "StarDist", "CellViT"]
@@ -145,7 +153,7 @@ PROPERTY_TYPES = [
     [],
 ]
 # ReferencedSeriesSequence of an ANN series: the chosen SM series, that and a second one, nothing.
-REFERENCE_LAYOUT_WEIGHTS = (0.85, 0.08, 0.07)
+REFERENCE_LAYOUT_WEIGHTS = (0.6, 0.15, 0.25)
 
 
 def columns(instances: InstanceRows) -> dict[str, dict]:
@@ -217,7 +225,9 @@ def _slide_microscopy(instances: InstanceRows, rows: np.ndarray) -> dict[str, pa
             "SpecimenDescriptionSequence", _specimen_catalog(), specimen
         ),
         "OpticalPathSequence": _catalog(
-            "OpticalPathSequence", OPTICAL_PATHS, _weighted(series_u(53), OPTICAL_PATH_WEIGHTS)
+            "OpticalPathSequence",
+            OPTICAL_PATHS,
+            np.where(is_label, LABEL_OPTICAL_PATH, _weighted(series_u(53), OPTICAL_PATH_WEIGHTS)),
         ),
         "AdmittingDiagnosesCodeSequence": _catalog(
             "AdmittingDiagnosesCodeSequence", _diagnosis_catalog(), diagnoses
@@ -288,7 +298,7 @@ def _wrap_pixel_measures(pixel_spacing: pa.Array, present: np.ndarray) -> pa.Arr
 def _annotations(instances: InstanceRows, rows: np.ndarray) -> dict[str, pa.Array]:
     seed, series = instances.seed, instances.series[rows]
     revision, number = instances.revision[rows], instances.number[rows]
-    coordinate = _weighted(uniform(seed, series, 61), (0.85, 0.1, 0.05))
+    coordinate = _weighted(uniform(seed, series, 61), (0.7, 0.15, 0.15))
 
     # Annotation groups, one flat row per group of each instance.
     counts = np.array(ANNOTATION_GROUP_COUNTS)[
