@@ -80,28 +80,29 @@ INDICES: tuple[IndexSpec, ...] = (
         references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
     ),
     IndexSpec(
-        "sm_index",
+        "ct_index",
         primary_key=("SeriesInstanceUID",),
         references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
     ),
     IndexSpec(
-        "sm_instance_index",
-        primary_key=("SOPInstanceUID",),
-        references=(Reference("SeriesInstanceUID", "sm_index", "SeriesInstanceUID"),),
-    ),
-    IndexSpec(
-        "ann_index",
+        "mr_index",
         primary_key=("SeriesInstanceUID",),
-        references=(
-            Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),
-            # bulk annotations are drawn on slides
-            Reference("referenced_SeriesInstanceUID", "sm_index", "SeriesInstanceUID"),
-        ),
+        references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
     ),
     IndexSpec(
-        "ann_group_index",
-        primary_key=("AnnotationGroupUID",),
-        references=(Reference("SeriesInstanceUID", "ann_index", "SeriesInstanceUID"),),
+        "pt_index",
+        primary_key=("SeriesInstanceUID",),
+        references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
+    ),
+    IndexSpec(
+        "contrast_index",
+        primary_key=("SeriesInstanceUID",),
+        references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
+    ),
+    IndexSpec(
+        "volume_geometry_index",
+        primary_key=("SeriesInstanceUID",),
+        references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
     ),
 )
 
