@@ -80,6 +80,30 @@ INDICES: tuple[IndexSpec, ...] = (
         references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
     ),
     IndexSpec(
+        "sm_index",
+        primary_key=("SeriesInstanceUID",),
+        references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
+    ),
+    IndexSpec(
+        "sm_instance_index",
+        primary_key=("SOPInstanceUID",),
+        references=(Reference("SeriesInstanceUID", "sm_index", "SeriesInstanceUID"),),
+    ),
+    IndexSpec(
+        "ann_index",
+        primary_key=("SeriesInstanceUID",),
+        references=(
+            Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),
+            # bulk annotations are drawn on slides
+            Reference("referenced_SeriesInstanceUID", "sm_index", "SeriesInstanceUID"),
+        ),
+    ),
+    IndexSpec(
+        "ann_group_index",
+        primary_key=("AnnotationGroupUID",),
+        references=(Reference("SeriesInstanceUID", "ann_index", "SeriesInstanceUID"),),
+    ),
+    IndexSpec(
         "ct_index",
         primary_key=("SeriesInstanceUID",),
         references=(Reference("SeriesInstanceUID", "idc_index", "SeriesInstanceUID"),),
