@@ -881,11 +881,12 @@ GDC_CASE_PROJECTS = {"tcga_luad": ("TCGA-LUAD",), "cptac_ccrcc": ("CPTAC-3", "CP
 DECOY_PROJECT = "TCGA-LUSC"
 
 
-def gdc_case_hits(universe: Universe, seed: int) -> list[dict]:
+def gdc_case_hits(universe: Universe, seed: int, versions: int) -> list[dict]:
     """The GDC cases of the sample's patients, as cases API hits. Most patients of a GDC program's
-    collection are cases (the second of every four, by patient number, is not); decoys share a
-    PatientID but sit in a project the collection does not map to, or belong to a collection
-    outside the GDC programs, so only a lookup scoped by collection and project avoids them."""
+    collection are cases (the second of every four, by patient number, is not, unless a release
+    would serve no case of the collection otherwise); decoys share a PatientID but sit in a project
+    the collection does not map to, or belong to a collection outside the GDC programs, so only a
+    lookup scoped by collection and project avoids them."""
     hits = []
 
     def hit(case_id: str, submitter_id: str, project_id: str) -> dict:
@@ -901,8 +902,14 @@ def gdc_case_hits(universe: Universe, seed: int) -> list[dict]:
         patients = np.unique(universe.patient[universe.collection == index])
         ids = _patient_ids(np.full(len(patients), index), patients).to_pylist()
         case_ids = uuid4(seed, patients, 31).to_pylist()
+        left_out = set(patients[1::4].tolist())
+        for version in range(1, versions + 1):
+            served = (universe.collection == index) & (universe.birth <= version)
+            served_patients = set(universe.patient[served & (universe.death > version)].tolist())
+            if served_patients and served_patients <= left_out:
+                left_out.discard(min(served_patients))
         for rank, (submitter_id, case_id) in enumerate(zip(ids, case_ids, strict=True)):
-            if rank % 4 == 1:  # not a GDC case, but a namesake in another project is
+            if patients[rank] in left_out:  # not a GDC case, but a namesake in another project is
                 namesake = uuid4(seed, patients[rank : rank + 1], 32)[0].as_py()
                 hits.append(hit(namesake, submitter_id, DECOY_PROJECT))
                 continue
@@ -944,6 +951,6 @@ def generate_sample(root: Path, *, scale: float = 1, versions: int = 3, seed: in
         dicom_all = tables[_name("dicom_all")]
         series = pc.count_distinct(dicom_all["SeriesInstanceUID"]).as_py()
         summary[f"idc_v{version}"] = f"{dicom_all.num_rows} instances, {series} series"
-    cases = write_cases_snapshot(Path(root), gdc_case_hits(universe, seed))
+    cases = write_cases_snapshot(Path(root), gdc_case_hits(universe, seed, versions))
     summary["gdc"] = f"{cases} cases"
     return summary

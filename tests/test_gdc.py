@@ -33,6 +33,7 @@ from idc_index_assets.gdc import (
 )
 from idc_index_assets.queries import SOURCE_PROJECT, load_query
 from idc_index_assets.resources import ArtifactStore, IndexEngine
+from idc_index_assets.sample import generate_sample
 from idc_index_assets.validation import check_contract
 
 from .conftest import SAMPLE_VERSIONS
@@ -304,6 +305,24 @@ def test_the_schema_file_documents_every_column(server, sample_source, tmp_path)
     assert all(c["description"] and c["type"] == "STRING" for c in document["columns"])
     sql = (result.written.directory / "gdc_idc_mapping.sql").read_text()
     assert f"idc_v{SAMPLE_VERSIONS}.dicom_all" in sql
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_release_of_other_samples_maps_too(seed, tmp_path):
+    """Whatever the seed and size, each release serves some GDC case of each GDC collection."""
+    source = tmp_path / "source"
+    generate_sample(source, scale=0.3, versions=3, seed=seed)
+    hits = json.loads((source / CASES_SNAPSHOT).read_text())
+    for version in (1, 2, 3):
+        result = build_gdc_mapping(
+            load_query(STUDIES_QUERY),
+            version,
+            engine=IndexEngine(source_dir=str(source)),
+            cases=SnapshotCases(source / CASES_SNAPSHOT),
+            store=ArtifactStore(root=str(tmp_path / "artifacts")),
+        )
+        rows = pq.read_table(result.written.parquet).to_pylist()
+        assert rows and {r["gdc_case_id"] for r in rows} <= {h["case_id"] for h in hits}
 
 
 def test_a_collection_without_a_project_is_an_error_naming_it(sample_source, tmp_path):
