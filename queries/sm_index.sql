@@ -109,29 +109,29 @@ SELECT
   # embedding media of the specimens on the slide (e.g. Paraffin wax), the distinct CodeMeaning
   # values of the SpecimenPreparationSequence items whose concept is SCT 430863003 "Embedding
   # medium", sorted; empty when none is recorded
-  IFNULL(embedding.meanings, []) AS embeddingMedium_CodeMeaning,
+  IFNULL(embedding.meanings, ARRAY<STRING>[]) AS embeddingMedium_CodeMeaning,
   # description:
   # codes of those embedding media as CodingSchemeDesignator:CodeValue (e.g. SCT:311731000), in the
   # same order as embeddingMedium_CodeMeaning
-  IFNULL(embedding.code_tuples, []) AS embeddingMedium_code_designator_value_str,
+  IFNULL(embedding.code_tuples, ARRAY<STRING>[]) AS embeddingMedium_code_designator_value_str,
   # description:
   # fixatives the tissue was treated with (e.g. Formalin), the distinct CodeMeaning values of the
   # SpecimenPreparationSequence items whose concept is SCT 430864009 "Tissue Fixative", sorted;
   # empty when none is recorded (e.g. frozen sections)
-  IFNULL(fixative.meanings, []) AS tissueFixative_CodeMeaning,
+  IFNULL(fixative.meanings, ARRAY<STRING>[]) AS tissueFixative_CodeMeaning,
   # description:
   # codes of those fixatives as CodingSchemeDesignator:CodeValue (e.g. SCT:431510009), in the same
   # order as tissueFixative_CodeMeaning
-  IFNULL(fixative.code_tuples, []) AS tissueFixative_code_designator_value_str,
+  IFNULL(fixative.code_tuples, ARRAY<STRING>[]) AS tissueFixative_code_designator_value_str,
   # description:
   # substances the slide was stained with (e.g. hematoxylin stain and water soluble eosin stain for
   # H&E), the distinct CodeMeaning values of the SpecimenPreparationSequence items whose concept is
   # SCT 424361007 "Using substance", sorted; empty for unstained slides or when not recorded
-  IFNULL(staining.meanings, []) AS staining_usingSubstance_CodeMeaning,
+  IFNULL(staining.meanings, ARRAY<STRING>[]) AS staining_usingSubstance_CodeMeaning,
   # description:
   # codes of those staining substances as CodingSchemeDesignator:CodeValue (e.g. SCT:12710003), in
   # the same order as staining_usingSubstance_CodeMeaning
-  IFNULL(staining.code_tuples, []) AS staining_usingSubstance_code_designator_value_str,
+  IFNULL(staining.code_tuples, ARRAY<STRING>[]) AS staining_usingSubstance_code_designator_value_str,
   # description:
   # smallest pixel spacing over the images of the series, i.e. that of the highest-resolution
   # level, in mm, rounded to 2 significant digits; from the first value of DICOM PixelSpacing in the
