@@ -4,12 +4,21 @@
 # column is the sorted list of the distinct values over the instances of the series, which may
 # spell one agent in several ways. Join with idc_index on SeriesInstanceUID.
 WITH contrast_by_series AS (
+  -- ARRAY_AGG over nothing but NULLs is a NULL array, not an empty one
   SELECT
     SeriesInstanceUID,
-    ARRAY_AGG(DISTINCT ContrastBolusAgent IGNORE NULLS ORDER BY ContrastBolusAgent) AS agents,
-    ARRAY_AGG(DISTINCT ContrastBolusIngredient IGNORE NULLS ORDER BY ContrastBolusIngredient)
-      AS ingredients,
-    ARRAY_AGG(DISTINCT ContrastBolusRoute IGNORE NULLS ORDER BY ContrastBolusRoute) AS routes
+    IFNULL(
+      ARRAY_AGG(DISTINCT ContrastBolusAgent IGNORE NULLS ORDER BY ContrastBolusAgent),
+      ARRAY<STRING>[]
+    ) AS agents,
+    IFNULL(
+      ARRAY_AGG(DISTINCT ContrastBolusIngredient IGNORE NULLS ORDER BY ContrastBolusIngredient),
+      ARRAY<STRING>[]
+    ) AS ingredients,
+    IFNULL(
+      ARRAY_AGG(DISTINCT ContrastBolusRoute IGNORE NULLS ORDER BY ContrastBolusRoute),
+      ARRAY<STRING>[]
+    ) AS routes
   FROM `bigquery-public-data.idc_v{{ idc_version }}.dicom_all`
   WHERE Modality IN ('CT', 'MR', 'PT', 'XA', 'RF')
   GROUP BY SeriesInstanceUID
