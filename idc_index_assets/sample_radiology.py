@@ -1,9 +1,10 @@
 """Sample release columns for CT, MR and PT instances: acquisition parameters, the PET
 radiopharmaceutical, contrast agents and the position and orientation of every slice.
 
-Series-level choices come from `instances.uniform(salt)` values (one value per series, so a revised
-series keeps its protocol); values that vary within a series (tube current, echo times, b-values,
-frame durations, slice positions) from per-instance values or from the instance number.
+Attributes that are constant within a series are drawn (from `uniform(seed, series, salt)`, so a
+revised series keeps its protocol) and formatted once per series, then spread to its instances;
+values that vary within a series (tube current, echo times, b-values, frame durations, contrast
+before the injection, slice positions) come from the instance number or per-instance values.
 
 Geometry: most series are regular volumes, axial for CT and PT and axial, sagittal, coronal or
 oblique for MR. A known share is irregular in one way each (`GEOMETRY_KINDS`): a missing slice,
@@ -15,6 +16,8 @@ are CT series with a LOCALIZER ImageType.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -42,34 +45,57 @@ GAP_AFTER, DUPLICATE_AT, SKEW_DEGREES = 5, 3, 15.0
 # sample (seed 7) has every kind and shape in its newest version.
 
 
+@dataclass(frozen=True)
+class Series:
+    """The series of the instances, one element each (a series' instances are adjacent and
+    numbered from 0)."""
+
+    instances: InstanceRows
+    first: np.ndarray  # per instance: the first instance of its series
+    owner: np.ndarray  # per instance: the position of its series
+
+    @classmethod
+    def of(cls, instances: InstanceRows) -> Series:
+        first = instances.number == 0
+        return cls(instances, first, np.cumsum(first) - 1)
+
+    def __len__(self) -> int:
+        return int(self.first.sum())
+
+    def uniform(self, salt: int) -> np.ndarray:
+        """The values of `instances.uniform(salt)`, one per series."""
+        return uniform(self.instances.seed, self.instances.series[self.first], salt)
+
+    def where(self, *modalities: str) -> np.ndarray:
+        return self.instances.where(*modalities)[self.first]
+
+    def spread(self, values):
+        """Per-series values (Arrow or numpy) as per-instance values."""
+        if isinstance(values, pa.Array):
+            return values.take(pa.array(self.owner))
+        return np.asarray(values)[self.owner]
+
+
 def columns(instances: InstanceRows) -> dict[str, dict]:
     """{table: {column: one value per instance}} for the sample's dicom tables; instances of
     other modalities are NULL."""
-    ct, mr, pt = instances.where("CT"), instances.where("MR"), instances.where("PT")
-    geometry_kind = series_geometry_kind(instances)
+    series = Series.of(instances)
+    geometry_kind = series_geometry_kind(series)
     by_modality = [
-        _ct_columns(instances, ct, geometry_kind),
-        _mr_columns(instances, mr),
-        _pt_columns(instances, pt),
+        _ct_columns(series, geometry_kind),
+        _mr_columns(series),
+        _pt_columns(series),
     ]
     image_type = pc.coalesce(*[columns.pop("ImageType") for columns in by_modality])
-    dicom_all = {"ImageType": image_type}
+    dicom_all = {"ImageType": series.spread(image_type)}
     for modality_columns in by_modality:
         dicom_all |= modality_columns
-    dicom_all |= _contrast_columns(instances, ct, mr, pt)
-    dicom_all |= _geometry_columns(instances, ct | mr | pt, geometry_kind)
+    dicom_all |= _contrast_columns(series)
+    dicom_all |= _geometry_columns(series, geometry_kind)
     return {"dicom_all": dicom_all}
 
 
 # --- building blocks ---------------------------------------------------------------------------
-
-
-def _series_uniform(instances: InstanceRows, salt: int) -> np.ndarray:
-    """`instances.uniform(salt)` (one value per series), hashed once per series rather than once
-    per instance: a series' instances are adjacent and numbered from 0."""
-    first = instances.number == 0
-    per_series = uniform(instances.seed, instances.series[first], salt)
-    return per_series[np.cumsum(first) - 1]
 
 
 def _weighted(weights, u: np.ndarray) -> np.ndarray:
@@ -84,14 +110,9 @@ def _only(mask: np.ndarray, values) -> pa.Array:
     return pc.if_else(pa.array(mask), values, pa.scalar(None, values.type))
 
 
-def _ds_text(values: np.ndarray, decimals: int, *, repetitive: bool = True) -> pa.Array:
-    """Numbers as DICOM DS/IS strings ("120", "0.625"); `repetitive` values (few distinct ones)
-    are formatted once each."""
-    rounded = np.round(np.asarray(values, dtype=np.float64), decimals) + 0.0  # no "-0"
-    if not repetitive:
-        return text(rounded)
-    distinct, inverse = np.unique(rounded, return_inverse=True)
-    return text(distinct).take(pa.array(inverse.ravel()))
+def _ds_text(values: np.ndarray, decimals: int) -> pa.Array:
+    """Numbers as DICOM DS/IS strings ("120", "0.625")."""
+    return text(np.round(np.asarray(values, dtype=np.float64), decimals) + 0.0)  # no "-0"
 
 
 def _decimal_strings(values: np.ndarray, mask: np.ndarray, decimals: int = 4) -> pa.Array:
@@ -99,29 +120,32 @@ def _decimal_strings(values: np.ndarray, mask: np.ndarray, decimals: int = 4) ->
     return _only(mask, _ds_text(values, decimals))
 
 
-def _string_lists(values: np.ndarray, mask: np.ndarray, *, repetitive: bool = True) -> pa.Array:
+def _string_lists(values: np.ndarray, mask: np.ndarray) -> pa.Array:
     """Rows of a 2-D array of numbers as REPEATED DS strings, NULL outside `mask`."""
     width = values.shape[1]
-    flat = _ds_text(values[mask].ravel(), 6, repetitive=repetitive)
+    flat = _ds_text(values[mask].ravel(), 6)
     offsets = np.concatenate([[0], np.cumsum(mask * width)]).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), flat, mask=pa.array(~mask))
 
 
-def _choice(
-    instances: InstanceRows, salt: int, options, weights=None
-) -> tuple[pa.Array, np.ndarray]:
+def _choice(series: Series, salt: int, options, weights=None) -> tuple[pa.Array, np.ndarray]:
     """One of `options` per series (None is NULL), and the index chosen."""
     weights = np.ones(len(options)) if weights is None else weights
-    index = _weighted(weights, instances.uniform(salt))
+    index = _weighted(weights, series.uniform(salt))
     return pick(options, index), index
+
+
+def _spread_all(series: Series, columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    return {name: series.spread(values) for name, values in columns.items()}
 
 
 # --- CT ----------------------------------------------------------------------------------------
 
 
-def _ct_columns(instances: InstanceRows, ct: np.ndarray, kind: np.ndarray) -> dict[str, pa.Array]:
+def _ct_columns(series: Series, kind: np.ndarray) -> dict[str, pa.Array]:
+    ct = series.where("CT")
     image_type, _ = _choice(
-        instances,
+        series,
         101,
         [
             ["ORIGINAL", "PRIMARY", "AXIAL"],
@@ -130,58 +154,58 @@ def _ct_columns(instances: InstanceRows, ct: np.ndarray, kind: np.ndarray) -> di
         ],
         [0.85, 0.1, 0.05],
     )
-    kvp, _ = _choice(
-        instances, 102, ["120", "100", "140", "80", None], [0.6, 0.15, 0.12, 0.08, 0.05]
-    )
+    kvp, _ = _choice(series, 102, ["120", "100", "140", "80", None], [0.6, 0.15, 0.12, 0.08, 0.05])
     scan_options, scan = _choice(
-        instances,
+        series,
         103,
         [["HELICAL MODE"], ["AXIAL MODE"], ["HELICAL MODE", "CARDIAC GATING"], []],
         [0.6, 0.2, 0.1, 0.1],
     )
     kernel, _ = _choice(
-        instances,
+        series,
         104,
         [["B30f"], ["STANDARD"], ["LUNG"], ["FC51"], ["Br40d", "3"], ["Hr64h", "5"], []],
         [0.2, 0.2, 0.15, 0.1, 0.15, 0.1, 0.1],
     )
-    filter_type, _ = _choice(instances, 105, ["BODY FILTER", "FLAT", "WEDGE", None])
+    filter_type, _ = _choice(series, 105, ["BODY FILTER", "FLAT", "WEDGE", None])
     helical = np.isin(scan, [0, 2])
-    pitch = np.array([0.984375, 1.375, 0.9, 1.2])[(_series_uniform(instances, 106) * 4).astype(int)]
-
-    # Dose modulation: the tube current changes from slice to slice in most series.
-    modulated = _series_uniform(instances, 107) < 0.7
-    base_current = 100 + (_series_uniform(instances, 108) * 300).astype(int)
-    swing = np.where(modulated, 0.5 + instances.uniform(109, per="instance"), 1.0)
-    current = np.round(base_current * swing).astype(np.int64)
-    exposure_time = np.array([500, 750, 1000, 570])[
-        (_series_uniform(instances, 110) * 4).astype(int)
-    ]
-    exposure = np.round(current * exposure_time / 1000).astype(np.int64)
-
+    pitch = np.array([0.984375, 1.375, 0.9, 1.2])[(series.uniform(106) * 4).astype(int)]
+    exposure_time = np.array([500, 750, 1000, 570])[(series.uniform(110) * 4).astype(int)]
     # sample.py draws the in-plane pixel spacing with salt 26: the field of view matches it.
-    pixel_spacing = np.round(0.5 + _series_uniform(instances, 26) * 0.5, 6)
-    tilt = np.where(kind == "gantry_tilt", _gantry_tilt_degrees(instances), 0.0)
-    return {
-        "ImageType": _only(ct, image_type),
+    pixel_spacing = np.round(0.5 + series.uniform(26) * 0.5, 6)
+    tilt = np.where(kind == "gantry_tilt", _gantry_tilt_degrees(series), 0.0)
+    constant = {
+        "ImageType": _only(ct, image_type),  # spread by `columns`
         "KVP": _only(ct, kvp),
         "ScanOptions": _only(ct, scan_options),
         "ConvolutionKernel": _only(ct, kernel),
         "FilterType": _only(ct, filter_type),
         "SpiralPitchFactor": _only(ct & helical, pitch),
         "GantryDetectorTilt": _decimal_strings(tilt, ct),
-        "XRayTubeCurrent": _decimal_strings(current, ct),
-        "Exposure": _decimal_strings(exposure, ct),
         "ExposureTime": _decimal_strings(exposure_time, ct),
-        "DataCollectionDiameter": _decimal_strings(np.full(len(instances), 500.0), ct),
+        "DataCollectionDiameter": _decimal_strings(np.full(len(series), 500.0), ct),
         "ReconstructionDiameter": _decimal_strings(pixel_spacing * 512, ct, decimals=1),
     }
 
+    # Dose modulation: the tube current changes from slice to slice in most series.
+    modulated = series.spread(series.uniform(107) < 0.7)
+    base_current = series.spread(100 + (series.uniform(108) * 300).astype(int))
+    swing = np.where(modulated, 0.5 + series.instances.uniform(109, per="instance"), 1.0)
+    current = np.round(base_current * swing).astype(np.int64)
+    exposure = np.round(current * series.spread(exposure_time) / 1000).astype(np.int64)
+    ct_instance = series.spread(ct)
+    return (
+        {"ImageType": constant.pop("ImageType")}
+        | _spread_all(series, constant)
+        | {
+            "XRayTubeCurrent": _decimal_strings(current, ct_instance),
+            "Exposure": _decimal_strings(exposure, ct_instance),
+        }
+    )
 
-def _gantry_tilt_degrees(instances: InstanceRows) -> np.ndarray:
-    return np.array([-20.0, -15.0, 12.5, 15.0, 22.0])[
-        (_series_uniform(instances, 111) * 5).astype(int)
-    ]
+
+def _gantry_tilt_degrees(series: Series) -> np.ndarray:
+    return np.array([-20.0, -15.0, 12.5, 15.0, 22.0])[(series.uniform(111) * 5).astype(int)]
 
 
 # --- MR ----------------------------------------------------------------------------------------
@@ -212,42 +236,34 @@ ECHOES = 3
 DCE_TIME_POINTS = "40"
 
 
-def mr_protocol(instances: InstanceRows) -> np.ndarray:
-    """Index into MR_PROTOCOLS of each instance's series (meaningful for MR instances)."""
-    return _weighted(MR_PROTOCOL_WEIGHTS, _series_uniform(instances, 201))
+def mr_protocol(series: Series) -> np.ndarray:
+    """Index into MR_PROTOCOLS of each series (meaningful for MR series)."""
+    return _weighted(MR_PROTOCOL_WEIGHTS, series.uniform(201))
 
 
-def _mr_columns(instances: InstanceRows, mr: np.ndarray) -> dict[str, pa.Array]:
+def _mr_columns(series: Series) -> dict[str, pa.Array]:
+    mr = series.where("MR")
     names = list(MR_PROTOCOLS)
-    protocol = mr_protocol(instances)
+    protocol = mr_protocol(series)
     attributes = zip(*MR_PROTOCOLS.values(), strict=True)
     (sequence, variant, acquisition, echo, repetition, train, flip, inversion, name, bandwidth) = [
         pick(values, protocol) for values in attributes
     ]
     dwi, dce = protocol == names.index("dwi"), protocol == names.index("t1_dce")
-    multi_echo = protocol == names.index("multi_echo_gre")
-
-    # Multi-echo series cycle through their echoes, DWI series through their b-values.
-    echo_number = np.where(multi_echo, instances.number % ECHOES, 0)
-    echo_time = pc.multiply(pc.cast(echo, pa.float64()), pa.array(echo_number + 1.0))
-    b_value = B_VALUES[instances.number % len(B_VALUES)]
-
-    tesla = np.where(_series_uniform(instances, 202) < 0.55, 3.0, 1.5)
+    tesla = np.where(series.uniform(202) < 0.55, 3.0, 1.5)
     image_type = pc.if_else(
-        pa.array(dwi & (_series_uniform(instances, 204) < 0.5)),
+        pa.array(dwi & (series.uniform(204) < 0.5)),
         pa.scalar(["DERIVED", "PRIMARY", "DIFFUSION", "ADC"], STRINGS),
         pa.scalar(["ORIGINAL", "PRIMARY", "M", "ND"], STRINGS),
     )
-    coil, _ = _choice(instances, 203, ["Body", "BO1_2:SP1-4", "SENSE-TORSO", None])
-    return {
-        "ImageType": _only(mr, image_type),
+    coil, _ = _choice(series, 203, ["Body", "BO1_2:SP1-4", "SENSE-TORSO", None])
+    constant = {
         "MagneticFieldStrength": _decimal_strings(tesla, mr),
         "ImagingFrequency": _decimal_strings(42.577478 * tesla, mr, decimals=6),
-        "ImagedNucleus": _only(mr, pa.array(["1H"] * len(instances))),
+        "ImagedNucleus": _only(mr, pa.array(["1H"] * len(series))),
         "ScanningSequence": _only(mr, sequence),
         "SequenceVariant": _only(mr, variant),
         "MRAcquisitionType": _only(mr, acquisition),
-        "EchoTime": _decimal_strings(echo_time.to_numpy(), mr),
         "RepetitionTime": _only(mr, pc.cast(repetition, pa.string())),
         "EchoTrainLength": _only(mr, pc.cast(train, pa.string())),
         "FlipAngle": _only(mr, pc.cast(flip, pa.string())),
@@ -255,9 +271,25 @@ def _mr_columns(instances: InstanceRows, mr: np.ndarray) -> dict[str, pa.Array]:
         "SequenceName": _only(mr, name),
         "PixelBandwidth": _only(mr, pc.cast(bandwidth, pa.string())),
         "ReceiveCoilName": _only(mr, coil),
-        "DiffusionBValue": _only(mr & dwi, b_value),
-        "NumberOfTemporalPositions": _only(mr & dce, pa.array([DCE_TIME_POINTS] * len(instances))),
+        "NumberOfTemporalPositions": _only(mr & dce, pa.array([DCE_TIME_POINTS] * len(series))),
     }
+
+    # Multi-echo series cycle through their echoes, DWI series through their b-values.
+    number = series.instances.number
+    multi_echo = series.spread(protocol == names.index("multi_echo_gre"))
+    echo_number = np.where(multi_echo, number % ECHOES, 0)
+    echo_time = series.spread(echo.to_numpy(zero_copy_only=False)) * (echo_number + 1.0)
+    mr_instance = series.spread(mr)
+    return (
+        {"ImageType": _only(mr, image_type)}
+        | _spread_all(series, constant)
+        | {
+            "EchoTime": _decimal_strings(echo_time, mr_instance),
+            "DiffusionBValue": _only(
+                mr_instance & series.spread(dwi), B_VALUES[number % len(B_VALUES)]
+            ),
+        }
+    )
 
 
 # --- PT ----------------------------------------------------------------------------------------
@@ -275,42 +307,36 @@ DYNAMIC_FRAMES = 3
 FRAME_DURATIONS_MS = np.array([60000, 120000, 300000])
 
 
-def pt_time_frames(instances: InstanceRows) -> np.ndarray:
-    """Time frames of each instance's PET series: DYNAMIC_FRAMES for dynamic series, 1 for static."""
-    dynamic = instances.where("PT") & (_series_uniform(instances, 301) < 0.2)
+def pt_time_frames(series: Series) -> np.ndarray:
+    """Time frames of each PET series: DYNAMIC_FRAMES for a dynamic series, 1 for the others."""
+    dynamic = series.where("PT") & (series.uniform(301) < 0.2)
     return np.where(dynamic, DYNAMIC_FRAMES, 1)
 
 
-def _pt_columns(instances: InstanceRows, pt: np.ndarray) -> dict[str, pa.Array]:
-    frames = pt_time_frames(instances)
+def _pt_columns(series: Series) -> dict[str, pa.Array]:
+    pt = series.where("PT")
+    frames = pt_time_frames(series)
     dynamic = frames > 1
     static_type, _ = _choice(
-        instances, 302, [["WHOLE BODY", "IMAGE"], ["STATIC", "IMAGE"], []], [0.6, 0.3, 0.1]
+        series, 302, [["WHOLE BODY", "IMAGE"], ["STATIC", "IMAGE"], []], [0.6, 0.3, 0.1]
     )
     series_type = pc.if_else(
         pa.array(dynamic), pa.scalar(["DYNAMIC", "IMAGE"], STRINGS), static_type
     )
-    units, _ = _choice(instances, 303, ["BQML", "CNTS"], [0.85, 0.15])
-    decay, _ = _choice(instances, 304, ["START", "ADMIN", "NONE"], [0.7, 0.2, 0.1])
+    units, _ = _choice(series, 303, ["BQML", "CNTS"], [0.85, 0.15])
+    decay, _ = _choice(series, 304, ["START", "ADMIN", "NONE"], [0.7, 0.2, 0.1])
     corrected, _ = _choice(
-        instances,
+        series,
         305,
         [["DECY", "ATTN", "SCAT", "DTIM", "RAN", "NORM"], ["ATTN", "DECY"], []],
         [0.6, 0.3, 0.1],
     )
-    randoms, _ = _choice(instances, 306, ["DLYD", "SING", None])
-    reconstruction, _ = _choice(instances, 307, ["OSEM3D 3i21s", "VPHDS", "FBP"])
-    scatter, _ = _choice(instances, 308, ["Model-based", "CONVOLUTION SUBTRACTION", None])
-    attenuation, _ = _choice(instances, 309, ["CT-based", "measured,AC CT", None])
-
-    static_duration = np.where(_series_uniform(instances, 310) < 0.5, 120000, 180000)
-    frame = instances.number % frames
-    duration = np.where(
-        dynamic, FRAME_DURATIONS_MS[frame % len(FRAME_DURATIONS_MS)], static_duration
-    )
-    slices = -(-instances.instance_count // frames)  # positions per time frame, rounded up
-    return {
-        "ImageType": _only(pt, pa.array([["ORIGINAL", "PRIMARY"]] * len(instances), STRINGS)),
+    randoms, _ = _choice(series, 306, ["DLYD", "SING", None])
+    reconstruction, _ = _choice(series, 307, ["OSEM3D 3i21s", "VPHDS", "FBP"])
+    scatter, _ = _choice(series, 308, ["Model-based", "CONVOLUTION SUBTRACTION", None])
+    attenuation, _ = _choice(series, 309, ["CT-based", "measured,AC CT", None])
+    slice_count = series.instances.instance_count[series.first]
+    constant = {
         "SeriesType": _only(pt, series_type),
         "Units": _only(pt, units),
         "DecayCorrection": _only(pt, decay),
@@ -319,40 +345,52 @@ def _pt_columns(instances: InstanceRows, pt: np.ndarray) -> dict[str, pa.Array]:
         "ReconstructionMethod": _only(pt, reconstruction),
         "ScatterCorrectionMethod": _only(pt, scatter),
         "AttenuationCorrectionMethod": _only(pt, attenuation),
-        "ActualFrameDuration": _decimal_strings(duration, pt),
-        "NumberOfSlices": _only(pt, slices),
+        "NumberOfSlices": _only(pt, -(-slice_count // frames)),  # per time frame, rounded up
         "NumberOfTimeSlices": _only(pt & dynamic, frames),
-        "RadiopharmaceuticalInformationSequence": _radiopharmaceutical(instances, pt),
+        "RadiopharmaceuticalInformationSequence": _radiopharmaceutical(series, pt),
     }
 
+    # Dynamic series cycle through their time frames, each with its own duration.
+    static_duration = np.where(series.uniform(310) < 0.5, 120000, 180000)
+    frame = series.instances.number % series.spread(frames)
+    duration = np.where(
+        series.spread(dynamic),
+        FRAME_DURATIONS_MS[frame % len(FRAME_DURATIONS_MS)],
+        series.spread(static_duration),
+    )
+    image_type = pa.array([["ORIGINAL", "PRIMARY"]] * len(series), STRINGS)
+    return (
+        {"ImageType": _only(pt, image_type)}
+        | _spread_all(series, constant)
+        | {
+            "ActualFrameDuration": _decimal_strings(duration, series.spread(pt)),
+        }
+    )
 
-def _radiopharmaceutical(instances: InstanceRows, pt: np.ndarray) -> pa.Array:
-    """RadiopharmaceuticalInformationSequence: REPEATED RECORD with a nested code sequence."""
-    rows = len(instances)
+
+def _radiopharmaceutical(series: Series, pt: np.ndarray) -> pa.Array:
+    """RadiopharmaceuticalInformationSequence per series: REPEATED RECORD with a nested code
+    sequence."""
     shapes = list(PT_SEQUENCE_SHAPES)
-    shape = _weighted(list(PT_SEQUENCE_SHAPES.values()), _series_uniform(instances, 316))
+    shape = _weighted(list(PT_SEQUENCE_SHAPES.values()), series.uniform(316))
     items = np.where(
         pt, np.select([shape == shapes.index("none"), shape == shapes.index("two")], [0, 2], 1), 0
     )
-    item_row = np.repeat(np.arange(rows), items)
+    item_row = np.repeat(np.arange(len(series)), items)
     item_number = np.arange(len(item_row)) - np.repeat(np.cumsum(items) - items, items)
 
     # The second item of a two-item sequence names the next tracer.
-    tracer = (
-        (_series_uniform(instances, 312) * len(TRACERS)).astype(int)[item_row] + item_number
-    ) % len(TRACERS)
-    codes = np.where((shape[item_row] == shapes.index("no_code")), 0, 1)
+    tracer = ((series.uniform(312) * len(TRACERS)).astype(int)[item_row] + item_number) % len(
+        TRACERS
+    )
+    codes = np.where(shape[item_row] == shapes.index("no_code"), 0, 1)
     code_meaning = pick([t[0] for t in TRACERS], np.repeat(tracer, codes))
     code_sequence = pa.ListArray.from_arrays(
         pa.array(np.concatenate([[0], np.cumsum(codes)]).astype(np.int32)),
         pa.StructArray.from_arrays([code_meaning], names=["CodeMeaning"]),
     )
-    dose = np.array([t[2] for t in TRACERS])[tracer] * (
-        0.8 + 0.4 * _series_uniform(instances, 313)[item_row]
-    )
-    start_seconds = (7 * 3600 + _series_uniform(instances, 314) * 4 * 3600).astype(np.int64)[
-        item_row
-    ]
+    dose = np.array([t[2] for t in TRACERS])[tracer] * (0.8 + 0.4 * series.uniform(313)[item_row])
+    start_seconds = (7 * 3600 + series.uniform(314) * 4 * 3600).astype(np.int64)[item_row]
     item = pa.StructArray.from_arrays(
         [
             code_sequence,
@@ -386,43 +424,49 @@ MR_CONTRAST = [("Gadavist", "GADOBUTROL", "IV"), ("MAGNEVIST", "GADOLINIUM", "IV
 PT_CONTRAST = [("Omnipaque", None, "IV")]
 
 
-def _contrast_columns(
-    instances: InstanceRows, ct: np.ndarray, mr: np.ndarray, pt: np.ndarray
-) -> dict[str, pa.Array]:
+def _contrast_columns(series: Series) -> dict[str, pa.Array]:
     """Contrast agent attributes: some CT series, the DCE MR series, a few PT series.
 
     Within a contrast series the first instance may lack the attributes (acquired before the
     injection) and some series spell the agent two ways from one instance to the next."""
+    ct, mr, pt = series.where("CT"), series.where("MR"), series.where("PT")
     with_contrast = (
-        (ct & (_series_uniform(instances, 401) < 0.35))
-        | (mr & (mr_protocol(instances) == list(MR_PROTOCOLS).index("t1_dce")))
-        | (pt & (_series_uniform(instances, 401) < 0.1))
+        (ct & (series.uniform(401) < 0.35))
+        | (mr & (mr_protocol(series) == list(MR_PROTOCOLS).index("t1_dce")))
+        | (pt & (series.uniform(401) < 0.1))
     )
     options = CT_CONTRAST + MR_CONTRAST + PT_CONTRAST
     first = np.select([ct, mr], [0, len(CT_CONTRAST)], len(CT_CONTRAST) + len(MR_CONTRAST))
     size = np.select([ct, mr], [len(CT_CONTRAST), len(MR_CONTRAST)], len(PT_CONTRAST))
-    option = first + (_series_uniform(instances, 402) * size).astype(int)
-    injected = with_contrast & ~((_series_uniform(instances, 403) < 0.3) & (instances.number == 0))
+    option = first + (series.uniform(402) * size).astype(int)
     agent = pick([o[0] for o in options], option)
+    ingredient = pick([o[1] for o in options], option)
+    route = pick([o[2] for o in options], option)
+
+    number = series.instances.number
+    before_injection = series.spread(series.uniform(403) < 0.3) & (number == 0)
+    injected = series.spread(with_contrast) & ~before_injection
     # Some series spell the agent in upper case on every other instance.
-    respelled = (_series_uniform(instances, 404) < 0.2) & (instances.number % 2 == 1)
-    agent = pc.if_else(pa.array(respelled), pc.utf8_upper(agent), agent)
+    respelled = series.spread(series.uniform(404) < 0.2) & (number % 2 == 1)
+    agent = pc.if_else(
+        pa.array(respelled), series.spread(pc.utf8_upper(agent)), series.spread(agent)
+    )
     return {
         "ContrastBolusAgent": _only(injected, agent),
-        "ContrastBolusIngredient": _only(injected, pick([o[1] for o in options], option)),
-        "ContrastBolusRoute": _only(injected, pick([o[2] for o in options], option)),
+        "ContrastBolusIngredient": _only(injected, series.spread(ingredient)),
+        "ContrastBolusRoute": _only(injected, series.spread(route)),
     }
 
 
 # --- geometry ----------------------------------------------------------------------------------
 
 
-def series_geometry_kind(instances: InstanceRows) -> np.ndarray:
-    """The geometry kind (a key of GEOMETRY_KINDS) of each instance's series."""
+def series_geometry_kind(series: Series) -> np.ndarray:
+    """The geometry kind (a key of GEOMETRY_KINDS) of each series."""
     names = np.array(list(GEOMETRY_KINDS))
-    kind = names[_weighted(list(GEOMETRY_KINDS.values()), _series_uniform(instances, 520))]
+    kind = names[_weighted(list(GEOMETRY_KINDS.values()), series.uniform(520))]
     # Only CT has a gantry; a tilted MR or PT series would be an oblique one.
-    return np.where((kind == "gantry_tilt") & ~instances.where("CT"), "regular", kind)
+    return np.where((kind == "gantry_tilt") & ~series.where("CT"), "regular", kind)
 
 
 def _rotation(axis: np.ndarray, vectors: np.ndarray, degrees: np.ndarray) -> np.ndarray:
@@ -438,66 +482,74 @@ def _rotation(axis: np.ndarray, vectors: np.ndarray, degrees: np.ndarray) -> np.
     return rotated
 
 
-def _geometry_columns(
-    instances: InstanceRows, image: np.ndarray, kind: np.ndarray
-) -> dict[str, pa.Array]:
-    rows = len(instances)
-    mr = instances.where("MR")
+def _geometry_columns(series: Series, kind: np.ndarray) -> dict[str, pa.Array]:
+    image = series.where("CT", "MR", "PT")
     # Orientation: axial for CT and PT; MR also sagittal, coronal or oblique (tilted about x).
-    plane = np.where(mr, (_series_uniform(instances, 502) * 4).astype(int), 0)
+    plane = np.where(series.where("MR"), (series.uniform(502) * 4).astype(int), 0)
     row_vector = np.array([[1, 0, 0], [0, 1, 0], [1, 0, 0], [1, 0, 0]], dtype=float)[plane]
     col_vector = np.array([[0, 1, 0], [0, 0, -1], [0, 0, -1], [0, 1, 0]], dtype=float)[plane]
-    x_axis = np.tile([1.0, 0.0, 0.0], (rows, 1))
-    oblique_degrees = np.where(plane == 3, 10 + _series_uniform(instances, 503) * 20, 0.0)
+    x_axis = np.tile([1.0, 0.0, 0.0], (len(series), 1))
+    oblique_degrees = np.where(plane == 3, 10 + series.uniform(503) * 20, 0.0)
     col_vector = _rotation(x_axis, col_vector, oblique_degrees)
     tilted = kind == "gantry_tilt"
-    col_vector = _rotation(
-        x_axis, col_vector, np.where(tilted, _gantry_tilt_degrees(instances), 0.0)
-    )
+    col_vector = _rotation(x_axis, col_vector, np.where(tilted, _gantry_tilt_degrees(series), 0.0))
     normal = np.cross(row_vector, col_vector)
+    skewed_col = _rotation(normal, col_vector, np.where(kind == "skewed", SKEW_DEGREES, 0.0))
+    orientation = np.concatenate([row_vector, skewed_col], axis=1)
+    # The first instance of an orientation_change series is turned in plane.
+    turned = (kind == "orientation_change") & image
+    angle = np.full(int(turned.sum()), 3.0)
+    turned_orientation = np.concatenate(
+        [
+            _rotation(normal[turned], row_vector[turned], angle),
+            _rotation(normal[turned], col_vector[turned], angle),
+        ],
+        axis=1,
+    )
+    orientation_text = pa.concat_arrays(
+        [
+            _string_lists(orientation, image),
+            _string_lists(turned_orientation, np.ones(len(angle), dtype=bool)),
+        ]
+    )
+    first = series.first
+    turned_instance = first & series.spread(turned)
+    which = np.where(turned_instance, len(series) + np.cumsum(turned_instance) - 1, series.owner)
 
     # Slice index of each instance; dynamic PET repeats every position once per time frame.
-    number = instances.number // pt_time_frames(instances)
+    number = series.instances.number // series.spread(pt_time_frames(series))
+    instance_kind = series.spread(kind)
     index = np.select(
-        [kind == "gap", kind == "duplicate", kind == "single_position"],
+        [instance_kind == k for k in ("gap", "duplicate", "single_position")],
         [number + (number > GAP_AFTER), number - (number >= DUPLICATE_AT), 0 * number],
         number,
     )
-    spacing = np.array([0.625, 1.0, 1.25, 2.5, 3.0, 5.0])[
-        (_series_uniform(instances, 504) * 6).astype(int)
-    ]
+    spacing = np.array([0.625, 1.0, 1.25, 2.5, 3.0, 5.0])[(series.uniform(504) * 6).astype(int)]
     # Slices run head to feet in some series, feet to head in others.
-    step = spacing * np.where(_series_uniform(instances, 505) < 0.5, 1.0, -1.0)
+    step = spacing * np.where(series.uniform(505) < 0.5, 1.0, -1.0)
     origin = np.stack(
         [
-            -250 + _series_uniform(instances, 506) * 100,
-            -250 + _series_uniform(instances, 507) * 100,
-            -400 + _series_uniform(instances, 508) * 300,
+            -250 + series.uniform(506) * 100,
+            -250 + series.uniform(507) * 100,
+            -400 + series.uniform(508) * 300,
         ],
         axis=1,
     )
     # A tilted gantry tilts the image plane, but the table still moves along z.
     direction = np.where(tilted[:, None], np.array([0.0, 0.0, 1.0]), normal)
-    position = origin + direction * (index * step)[:, None]
-
-    first = instances.number == 0
-    angle = np.where((kind == "orientation_change") & first, 3.0, 0.0)
-    row_vector, col_vector = (
-        _rotation(normal, row_vector, angle),
-        _rotation(normal, col_vector, angle),
+    position = (
+        series.spread(origin) + series.spread(direction) * (index * series.spread(step))[:, None]
     )
-    col_vector = _rotation(normal, col_vector, np.where(kind == "skewed", SKEW_DEGREES, 0.0))
-    orientation = np.concatenate([row_vector, col_vector], axis=1)
 
     # sample.py gives every slice of a series the same PixelSpacing (salt 26), Rows and Columns;
     # only the first instance of some series differs (NULL elsewhere keeps sample.py's values).
-    resampled = (kind == "pixel_spacing_change") & first
-    spacing_twice = 2 * np.round(0.5 + _series_uniform(instances, 26) * 0.5, 6)
-    resized = (kind == "size_change") & first
-    size = _only(resized, pa.array(np.full(rows, 256)))
+    resampled = first & (instance_kind == "pixel_spacing_change")
+    spacing_twice = series.spread(2 * np.round(0.5 + series.uniform(26) * 0.5, 6))
+    resized = first & (instance_kind == "size_change")
+    size = _only(resized, pa.array(np.full(len(first), 256)))
     return {
-        "ImagePositionPatient": _string_lists(position, image, repetitive=False),
-        "ImageOrientationPatient": _string_lists(orientation, image),
+        "ImagePositionPatient": _string_lists(position, series.spread(image)),
+        "ImageOrientationPatient": orientation_text.take(pa.array(which)),
         "PixelSpacing": _string_lists(np.stack([spacing_twice, spacing_twice], axis=1), resampled),
         "Rows": size,
         "Columns": size,
