@@ -10,10 +10,10 @@
 # and slice spacing are given; in-plane pixel spacing and image size are in ct_index, mr_index and
 # pt_index. Series that fail a check may still be usable after resampling.
 WITH excluded_series AS (
-  -- scouts and projections are not part of a volume
+  -- scouts and projections are not part of a volume (no NULL here: NOT IN would exclude all)
   SELECT DISTINCT SeriesInstanceUID
   FROM `bigquery-public-data.idc_v{{ idc_version }}.dicom_all`, UNNEST(ImageType) AS image_type
-  WHERE image_type = 'LOCALIZER' OR image_type LIKE '%MIP%'
+  WHERE (image_type = 'LOCALIZER' OR image_type LIKE '%MIP%') AND SeriesInstanceUID IS NOT NULL
 ),
 
 slices AS (
