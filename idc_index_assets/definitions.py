@@ -14,7 +14,7 @@ from .assets import (
 from .automation import new_idc_version_sensor, weekly_rebuild
 from .checks import build_warning_checks
 from .gdc import GDC_MAPPING, STUDIES_QUERY, GDCCases
-from .publishing import ReleaseTarget, idc_index_data_wheel, idc_index_release
+from .publishing import PackageIndex, ReleaseTarget, idc_index_data_wheel, idc_index_release
 from .queries import load_query
 from .registry import INDICES
 from .resources import ArtifactStore, IndexEngine
@@ -78,6 +78,11 @@ defs = Definitions(
         ),
         "gdc_cases": GDCCases(
             api_url=EnvVar("IDC_GDC_API_URL"), source_dir=EnvVar("IDC_SOURCE_DIR")
+        ),
+        "package_index": PackageIndex(
+            url=EnvVar("IDC_PACKAGE_INDEX_URL"),
+            username=EnvVar("IDC_PACKAGE_INDEX_USERNAME"),
+            password=EnvVar("IDC_PACKAGE_INDEX_PASSWORD"),
         ),
         "release_target": ReleaseTarget(
             bucket=EnvVar("IDC_RELEASE_BUCKET"),

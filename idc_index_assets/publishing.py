@@ -7,6 +7,9 @@ themselves, so nothing that changed or broke since its materialization goes out;
 refuses when a blocking check of an index's latest materialization failed or has no result (the
 instance's check records)."""
 
+import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -132,6 +135,44 @@ def _refusal(context: AssetExecutionContext, what: str, problems: list[str]) -> 
     )
 
 
+class PackageIndex(ConfigurableResource):
+    """A package index the wheel is uploaded to (the PyPI upload API, through twine), when a URL
+    is configured; credentials come from the environment and never reach a command line or log."""
+
+    url: str = Field(
+        default="",
+        description="Upload URL, e.g. https://upload.pypi.org/legacy/ (empty: no upload)",
+    )
+    username: str = Field(
+        default="__token__", description="Account name (__token__ for an API token)"
+    )
+    password: str = Field(default="", description="Password or API token")
+
+    def upload(self, wheel: Path) -> str:
+        """Upload the wheel and its metadata; says what happened. A file the index already has
+        is left alone (indices never replace a file; the wheel is reproducible), so re-runs pass."""
+        # --verbose: twine then shows the server's reason for a refusal.
+        command = [sys.executable, "-m", "twine", "--no-color", "upload", "--non-interactive"]
+        command += ["--verbose", "--disable-progress-bar", "--repository-url", self.url, str(wheel)]
+        environment = {
+            **os.environ,
+            "TWINE_USERNAME": self.username,
+            "TWINE_PASSWORD": self.password,
+        }
+        done = subprocess.run(command, env=environment, capture_output=True, text=True)
+        output = (done.stdout + done.stderr).strip()
+        if done.returncode == 0:
+            return f"uploaded {wheel.name} to {self.url}"
+        if _ALREADY_THERE.search(output):
+            return f"{wheel.name} is already on {self.url}; not replaced"
+        raise RuntimeError(f"uploading {wheel.name} to {self.url} failed:\n{output}")
+
+
+# How package indices refuse a file they have: PyPI "400 File already exists", pypiserver
+# "Package '<file>' already exists!", others 409 Conflict.
+_ALREADY_THERE = re.compile(r"already exists|409 Conflict", re.IGNORECASE)
+
+
 @asset(
     name=WHEEL_ASSET,
     partitions_def=IDC_VERSION_PARTITIONS,
@@ -145,19 +186,27 @@ def _refusal(context: AssetExecutionContext, what: str, problems: list[str]) -> 
         "on PyPI. Written with its .sha256 beside the indices."
     ),
 )
-def idc_index_data_wheel(context: AssetExecutionContext, artifacts: ArtifactStore):
+def idc_index_data_wheel(
+    context: AssetExecutionContext, artifacts: ArtifactStore, package_index: PackageIndex
+):
     idc_version = parse_idc_version(context.partition_key)
     try:
         wheel = package_wheel(artifacts, idc_version)
     except (ValueError, FileNotFoundError) as error:
         raise Failure(description=str(error), allow_retries=False) from error
     context.log.info(f"built {wheel}")
+    if package_index.url:
+        try:
+            context.log.info(package_index.upload(wheel))
+        except RuntimeError as error:
+            raise Failure(description=str(error)) from error
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(wheel)),
             "bytes": wheel.stat().st_size,
             "sha256": sha256_file(wheel),
             "version": artifacts.release_version_for(idc_version),
+            "uploaded_to": package_index.url or "(no package index configured)",
         }
     )
 

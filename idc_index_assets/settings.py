@@ -27,6 +27,10 @@ DEFAULTS = {
     # GDC API base URL for gdc_idc_mapping (https://api.gdc.cancer.gov); empty means the offline
     # cases snapshot beside the source snapshot (<IDC_SOURCE_DIR>/gdc/cases.json)
     "IDC_GDC_API_URL": "",
+    # package index the wheel is uploaded to (PyPI upload API); empty means no upload
+    "IDC_PACKAGE_INDEX_URL": "",
+    "IDC_PACKAGE_INDEX_USERNAME": "__token__",
+    "IDC_PACKAGE_INDEX_PASSWORD": "",
     # where releases are published: gs://bucket[/prefix], or a local directory
     "IDC_RELEASE_BUCKET": "data/release",
     # parallel uploads and copies while publishing

@@ -1,0 +1,114 @@
+"""Uploading the wheel to a package index: the wheel asset through twine to a real pypiserver on
+loopback that requires a login, then pip installing from that index."""
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from passlib.apache import HtpasswdFile
+
+from idc_index_assets.cli import main
+from idc_index_assets.package import wheel_filename
+
+from .conftest import SAMPLE_VERSIONS
+
+RELEASE = f"{SAMPLE_VERSIONS}.0.0"
+USER, PASSWORD = "publisher", "s3cret-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def package_index(tmp_path):
+    """A pypiserver that lets `publisher` upload; yields its base URL."""
+    packages, passwords = tmp_path / "index", tmp_path / "htpasswd"
+    packages.mkdir()
+    logins = HtpasswdFile(str(passwords), new=True)
+    logins.set_password(USER, PASSWORD)
+    logins.save()
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port)),
+            *("-a", "update", "-P", str(passwords), str(packages)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/simple/", timeout=1)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("pypiserver did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.fixture
+def environment(monkeypatch, tmp_path, sample_source, built_artifacts, package_index):
+    root = tmp_path / "artifacts"
+    shutil.copytree(built_artifacts, root / str(SAMPLE_VERSIONS))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("IDC_SOURCE_DIR", str(sample_source))
+    monkeypatch.setenv("IDC_ARTIFACTS_DIR", str(root))
+    monkeypatch.setenv("IDC_RELEASE_VERSION", "")
+    monkeypatch.setenv("IDC_PACKAGE_INDEX_URL", f"{package_index}/")
+    monkeypatch.setenv("IDC_PACKAGE_INDEX_USERNAME", USER)
+    monkeypatch.setenv("IDC_PACKAGE_INDEX_PASSWORD", PASSWORD)
+    return root / str(SAMPLE_VERSIONS)
+
+
+def test_the_wheel_is_uploaded_and_installable_from_the_index(
+    environment, package_index, tmp_path, capsys
+):
+    assert main(["package"]) == 0
+    assert PASSWORD not in capsys.readouterr().err
+    downloaded = tmp_path / "downloaded"
+    subprocess.run(
+        [
+            *(
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--dest",
+                downloaded,
+            ),
+            *("--index-url", f"{package_index}/simple/", f"idc-index-data=={RELEASE}"),
+        ],
+        check=True,
+    )
+    wheel = wheel_filename(RELEASE)
+    assert (downloaded / wheel).read_bytes() == (environment / wheel).read_bytes()
+    # A re-run builds the same bytes and finds them already there: nothing to do, no failure.
+    assert main(["package"]) == 0
+    assert "is already on" in capsys.readouterr().err
+
+
+def test_a_refused_login_fails_the_wheel_naming_the_index(
+    environment, package_index, monkeypatch, capsys
+):
+    monkeypatch.setenv("IDC_PACKAGE_INDEX_PASSWORD", "wrong")
+    assert main(["package"]) == 1
+    err = capsys.readouterr().err
+    assert f"uploading {wheel_filename(RELEASE)} to {package_index}/ failed" in err
+    listing = urllib.request.urlopen(f"{package_index}/simple/").read().decode()
+    assert "idc-index-data" not in listing  # nothing reached the index
