@@ -38,7 +38,50 @@ def _build(args: argparse.Namespace) -> int:
     unknown = [name for name in selection if name not in names]
     if unknown:
         return _fail(f"unknown index {', '.join(unknown)}; known: {', '.join(names)}")
+    if args.dry_run:
+        return _dry_run(selection, args.idc_version)
     return _materialize(selection, args.idc_version, args.release_version, "build_indices")
+
+
+def _dry_run(selection: list[str], idc_version: str | None) -> int:
+    """Print the bytes each selected index's query would scan in BigQuery; nothing runs."""
+    from .definitions import defs
+    from .engines import EngineError
+    from .queries import load_query, parse_idc_version
+
+    engine = _resolved(defs.resources["index_engine"])
+    if engine.engine != "bigquery":
+        return _fail(
+            "--dry-run reports BigQuery bytes and needs the bigquery engine "
+            f"(IDC_ENGINE=bigquery); IDC_ENGINE is {engine.engine!r}"
+        )
+    try:
+        available = engine.available_versions()
+    except Exception as error:
+        return _fail(f"cannot list the IDC versions of the source: {error}")
+    try:
+        version = parse_idc_version(idc_version) if idc_version else max(available, default=0)
+    except ValueError as error:
+        return _fail(str(error))
+    if version not in available:
+        return _fail(f"IDC version {version} is not in the source (available: {available})")
+    total = 0
+    for name in selection:
+        query = load_query(name)
+        try:
+            scanned = engine.dry_run(
+                query.render(version),
+                query_file=str(query.path),
+                reads_local_tables=bool(query.upstream_indices),
+            )
+        except EngineError as error:
+            print(f"FAILED {name}: {error}", file=sys.stderr)
+            return 1
+        local = f" (runs locally over {', '.join(query.upstream_indices)})"
+        print(f"{name}: {scanned:,} bytes" + (local if query.upstream_indices else ""))
+        total += scanned
+    print(f"IDC version {version}: {total:,} bytes in all (dry run: nothing ran, nothing billed)")
+    return 0
 
 
 def _package(args: argparse.Namespace) -> int:
@@ -195,6 +238,11 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--idc-version", help="IDC version N (default: the newest in the source)")
     build.add_argument("--select", help="comma-separated index names (default: all)")
     build.add_argument("--release-version", help="release version X.Y.Z (default: N.0.0)")
+    build.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="only report the bytes each query would scan (bigquery engine)",
+    )
     build.set_defaults(handler=_build)
 
     package = commands.add_parser("package", help="build the idc-index-data wheel")

@@ -61,6 +61,17 @@ class IndexEngine(ConfigurableResource):
         with runner.run(sql, query_file=query_file, local_tables=local_tables) as run:
             yield run
 
+    def dry_run(self, sql: str, *, query_file: str, reads_local_tables: bool = False) -> int:
+        """The bytes BigQuery would scan for the query, without running it. A query over other
+        indices runs in DuckDB over their local files and scans nothing in BigQuery: 0."""
+        if self.engine != "bigquery":
+            raise ValueError(
+                f"a dry run needs the bigquery engine (IDC_ENGINE=bigquery); it is {self.engine!r}"
+            )
+        if reads_local_tables:
+            return 0
+        return self._bigquery().dry_run(sql, query_file=query_file)
+
     def available_versions(self) -> list[int]:
         """The IDC versions the source offers, oldest first."""
         if self.engine == "duckdb":
