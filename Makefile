@@ -2,18 +2,26 @@
 # every index of its newest IDC version) and `make test`.
 VENV := .venv
 BIN := $(VENV)/bin
+BIGQUERY_SERVER_VENV := $(VENV)/bigquery-server
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export IDC_SOURCE_DIR ?= $(CURDIR)/data/source
 export IDC_ARTIFACTS_DIR ?= $(CURDIR)/data/artifacts
 
 .PHONY: setup sample run test lint dev check-defs bench
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(BIGQUERY_SERVER_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# The BigQuery API server of the BigQuery engine tests (crucible-emulator) pins DuckDB and sqlglot
+# versions of its own, so it lives in a virtual environment of its own.
+$(BIGQUERY_SERVER_VENV)/.installed: tests/bigquery-server-requirements.txt
+	python3 -m venv $(BIGQUERY_SERVER_VENV)
+	$(BIGQUERY_SERVER_VENV)/bin/pip install --quiet -r $<
 	touch $@
 
 sample: setup
