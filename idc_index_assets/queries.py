@@ -20,6 +20,7 @@ from pathlib import Path
 import jinja2
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.bigquery import BigQuery
 
 QUERIES_DIR = Path(
     os.environ.get("IDC_QUERIES_DIR", Path(__file__).resolve().parent.parent / "queries")
@@ -86,7 +87,7 @@ class IndexQuery:
     @cached_property
     def _parsed(self) -> exp.Expression:
         try:
-            return sqlglot.parse_one(self.render(1), read="bigquery")
+            return sqlglot.parse_one(self.render(1), dialect=_DocumentedBigQuery)
         except sqlglot.errors.ParseError as error:
             detail = error.errors[0] if error.errors else {}
             line = detail.get("line", "?")
@@ -161,6 +162,19 @@ class IndexQuery:
             if not table.catalog and not table.db and table.name not in ctes
         }
         return tuple(sorted(names))
+
+
+class _DocumentedBigQuery(BigQuery):
+    """BigQuery as sqlglot parses it, except that `IF(...)` keeps the comments above it (sqlglot
+    drops them, and with them an output column's `# description:`)."""
+
+    class Parser(BigQuery.Parser):
+        def _parse_if(self):
+            comments = self._prev_comments
+            node = super()._parse_if()
+            if node is not None and comments:
+                node.add_comments(comments)
+            return node
 
 
 def _description(comments: list[str]) -> str:

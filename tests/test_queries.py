@@ -90,6 +90,11 @@ def test_a_well_formed_file_loads(tmp_path):
     assert query.table_description == "A table."
 
 
+def test_a_column_written_as_if_keeps_its_description(tmp_path):
+    query = _write(tmp_path, GOOD.replace("  a,", "  IF(a > 0, 'M', 'R') AS a,"))()
+    assert query.columns[0].description == "the first column"
+
+
 def test_missing_table_description_names_the_file(tmp_path):
     load = _write(tmp_path, GOOD.replace("# table-description:\n# A table.\n", ""))
     with pytest.raises(QueryDefinitionError, match=r"probe\.sql:1: missing '# table-description:'"):
