@@ -28,7 +28,6 @@ from .contract import bigquery_type
 from .engines import EngineError
 from .gdc import (
     GDC_CASE_ID_DOC,
-    GDC_MAPPING,
     STUDIES_QUERY,
     GDCCases,
     GDCError,
@@ -36,7 +35,7 @@ from .gdc import (
     project_map_text,
 )
 from .queries import ColumnDoc, IndexQuery, SourceTable, load_query, parse_idc_version
-from .registry import IndexSpec
+from .registry import GDC_MAPPING, IndexSpec
 from .resources import ArtifactStore, IndexEngine
 from .source_contract import source_tables as source_contract_tables
 from .validation import CONTRACT_CHECK, INTEGRITY_CHECK

@@ -174,14 +174,13 @@ def _materialize(
 
 def _verify(args: argparse.Namespace) -> int:
     from .checks import verify_directory
-    from .gdc import GDC_MAPPING
-    from .registry import INDICES
+    from .registry import RELEASED_INDICES
     from .validation import IDC_VERSION_KEY, RELEASE_VERSION_KEY, index_files
 
     directory = Path(args.path)
     if not directory.is_dir():
         return _fail(f"{directory} is not a directory")
-    results = verify_directory(directory, (*INDICES, GDC_MAPPING))
+    results = verify_directory(directory, RELEASED_INDICES)
     if not results:
         return _fail(f"no index parquet files in {directory}")
     by_file: dict[str, list] = {}

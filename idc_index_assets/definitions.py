@@ -13,10 +13,10 @@ from .assets import (
 )
 from .automation import new_idc_version_sensor, weekly_rebuild
 from .checks import build_warning_checks
-from .gdc import GDC_MAPPING, STUDIES_QUERY, GDCCases
+from .gdc import STUDIES_QUERY, GDCCases
 from .publishing import PackageIndex, ReleaseTarget, idc_index_data_wheel, idc_index_release
 from .queries import load_query
-from .registry import INDICES
+from .registry import INDICES, RELEASED_INDICES
 from .resources import ArtifactStore, IndexEngine
 
 settings.apply_defaults()
@@ -26,7 +26,7 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 index_assets = [*(build_index_asset(spec) for spec in INDICES), build_gdc_mapping_asset()]
 warning_checks = [
     check
-    for spec in (*INDICES, GDC_MAPPING)
+    for spec in RELEASED_INDICES
     for check in build_warning_checks(spec, IDC_VERSION_PARTITIONS, settings.max_row_drop())
 ]
 

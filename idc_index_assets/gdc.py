@@ -33,14 +33,9 @@ from pydantic import Field
 from .artifacts import write_index
 from .build import BuildResult
 from .queries import ColumnDoc, IndexQuery
-from .registry import IndexSpec, Reference
+from .registry import GDC_MAPPING
 from .resources import ArtifactStore, IndexEngine
 
-GDC_MAPPING = IndexSpec(
-    "gdc_idc_mapping",
-    primary_key=("StudyInstanceUID", "gdc_case_id"),
-    references=(Reference("StudyInstanceUID", "idc_index", "StudyInstanceUID"),),
-)
 STUDIES_QUERY = "gdc_idc_studies"
 PROJECTS_FILE = "gdc_projects.json"
 # Where the offline cases live, relative to the source snapshot's root.

@@ -38,7 +38,7 @@ from .automation import PUBLISH_WHEN_CHECKED
 from .checks import BLOCKING_CHECKS, evaluate_files
 from .package import build_wheel, wheel_filename
 from .queries import parse_idc_version
-from .registry import INDICES
+from .registry import INDICES, RELEASED_INDICES
 from .release import (
     ARTIFACTS,
     CURRENT,
@@ -59,9 +59,7 @@ RELEASE_ASSET = "idc_index_release"
 PACKAGED_INDICES = tuple(spec for spec in INDICES if not spec.supplementary)
 
 
-def blocking_failures(
-    directory, idc_version: int, release_version: str, specs=INDICES
-) -> list[str]:
+def blocking_failures(directory, idc_version: int, release_version: str, specs) -> list[str]:
     """Every failed blocking check of the given indices' files, as `index: check: problem`."""
     failures = []
     for spec in specs:
@@ -72,9 +70,7 @@ def blocking_failures(
     return failures
 
 
-def unchecked_materializations(
-    instance: DagsterInstance, partition: str, specs=INDICES
-) -> list[str]:
+def unchecked_materializations(instance: DagsterInstance, partition: str, specs) -> list[str]:
     """Every blocking check of the indices' latest materializations (of one partition) that did
     not pass, as `index: check: why`; an index never materialized for the partition counts too."""
     keys = [
@@ -301,7 +297,7 @@ def _objects_table(report: PublishReport) -> MetadataValue:
 @asset(
     name=RELEASE_ASSET,
     partitions_def=IDC_VERSION_PARTITIONS,
-    deps=[AssetKey(spec.name) for spec in INDICES] + [AssetKey(WHEEL_ASSET)],
+    deps=[AssetKey(spec.name) for spec in RELEASED_INDICES] + [AssetKey(WHEEL_ASSET)],
     group_name="publishing",
     kinds={"gcs"},
     automation_condition=PUBLISH_WHEN_CHECKED,
@@ -319,8 +315,8 @@ def idc_index_release(
     release_version = artifacts.release_version_for(idc_version)
     directory = artifacts.directory(idc_version)
     what = f"not publishing IDC version {idc_version} as release {release_version}"
-    problems = unchecked_materializations(context.instance, context.partition_key)
-    problems += blocking_failures(directory, idc_version, release_version)
+    problems = unchecked_materializations(context.instance, context.partition_key, RELEASED_INDICES)
+    problems += blocking_failures(directory, idc_version, release_version, RELEASED_INDICES)
     if not (directory / wheel_filename(release_version)).is_file():
         problems.append(f"{wheel_filename(release_version)}: missing; materialize {WHEEL_ASSET}")
     if problems:
@@ -338,6 +334,7 @@ def idc_index_release(
             bucket,
             release_version,
             idc_version,
+            indices=[spec.name for spec in RELEASED_INDICES],
             concurrency=release_target.workers,
             progress=progress,
             log=context.log.info,

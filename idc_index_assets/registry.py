@@ -130,4 +130,13 @@ INDICES: tuple[IndexSpec, ...] = (
     ),
 )
 
+# Built from SQL and the GDC cases API (gdc.py), so it is not among the indices the SQL asset
+# factory builds; it is released and verified with them.
+GDC_MAPPING = IndexSpec(
+    "gdc_idc_mapping",
+    primary_key=("StudyInstanceUID", "gdc_case_id"),
+    references=(Reference("StudyInstanceUID", "idc_index", "StudyInstanceUID"),),
+)
+RELEASED_INDICES = (*INDICES, GDC_MAPPING)
+
 INDEX_BY_NAME = {spec.name: spec for spec in INDICES}
