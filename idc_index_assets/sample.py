@@ -34,6 +34,7 @@ from .queries import SOURCE_PROJECT
 from .sample_kit import (
     InstanceRows,
     join,
+    list_offsets,
     pick,
     repeated_strings,
     text,
@@ -341,8 +342,7 @@ def _nulls_as_empty_lists(values: pa.Array) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     lengths = pc.fill_null(pc.list_value_length(values), 0).to_numpy()
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
-    return pa.ListArray.from_arrays(offsets, values.flatten(), type=values.type)
+    return pa.ListArray.from_arrays(list_offsets(lengths), values.flatten(), type=values.type)
 
 
 def _table(contract_name: str, columns: dict[str, pa.Array], rows: int) -> pa.Table:
@@ -566,7 +566,7 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     )
     modality_name = pick(MODALITY_NAMES, mod)
     is_image = np.isin(mod, [MODALITY_NAMES.index(n) for n in ("CT", "MR", "PT")])
-    pixel_spacing = text(np.round(0.5 + uniform(seed, sid, 26) * 0.5, 6))
+    pixel_spacing = np.round(0.5 + uniform(seed, sid, 26) * 0.5, 6)  # mm, in plane
 
     dicom_all = {
         "collection_id": per_instance(pick([c.collection_id for c in COLLECTIONS], coll)),
@@ -622,7 +622,7 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
         "PixelSpacing": per_instance(
             pc.if_else(
                 pa.array(is_image),
-                repeated_strings(pixel_spacing, 2),
+                repeated_strings(text(pixel_spacing), 2),
                 pa.scalar(None, pa.list_(pa.string())),
             )
         ),
@@ -641,6 +641,7 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
         revision=s_rev,
         number=number,
         instance_count=count[owner],
+        pixel_spacing=pixel_spacing[owner],
         patient_id=dicom_all["PatientID"],
         study_uid=dicom_all["StudyInstanceUID"],
         series_uid=dicom_all["SeriesInstanceUID"],

@@ -65,6 +65,35 @@ def repeated_strings(values: pa.Array, per_row: int) -> pa.Array:
     )
 
 
+def weighted(u: np.ndarray, weights) -> np.ndarray:
+    """The index of the option each uniform value `u` falls in, given the options' weights."""
+    bounds = np.cumsum(weights)[:-1] / np.sum(weights)
+    return np.searchsorted(bounds, u, side="right")
+
+
+def list_offsets(lengths: np.ndarray) -> pa.Array:
+    """The int32 offsets of a ListArray whose row i holds lengths[i] items."""
+    return pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+
+
+def empty_lists(list_type: pa.DataType, rows: int) -> pa.Array:
+    """`rows` empty lists of `list_type`."""
+    return pa.ListArray.from_arrays(
+        list_offsets(np.zeros(rows, dtype=np.int64)),
+        pa.array([], list_type.value_type),
+        type=list_type,
+    )
+
+
+def scatter(rows: np.ndarray, values: pa.Array, size: int) -> pa.Array:
+    """A full-length column holding values[i] at rows[i] and NULL elsewhere."""
+    index = np.zeros(size, dtype=np.int64)
+    index[rows] = np.arange(len(rows))
+    missing = np.ones(size, dtype=bool)
+    missing[rows] = False
+    return pc.take(values, pa.array(index, mask=missing))
+
+
 @dataclass(frozen=True)
 class InstanceRows:
     """The instances of one release, one element per dicom_all row, for column providers.
@@ -82,6 +111,7 @@ class InstanceRows:
     revision: np.ndarray
     number: np.ndarray
     instance_count: np.ndarray  # instances in the instance's series
+    pixel_spacing: np.ndarray  # in-plane mm of the series (dicom_all.PixelSpacing of CT, MR, PT)
     patient_id: pa.Array
     study_uid: pa.Array
     series_uid: pa.Array

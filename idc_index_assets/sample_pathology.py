@@ -23,7 +23,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .sample_kit import InstanceRows, join, mix, pick, text, uniform
+from .sample_kit import (
+    InstanceRows,
+    empty_lists,
+    join,
+    list_offsets,
+    mix,
+    pick,
+    scatter,
+    text,
+    uniform,
+    weighted,
+)
 from .source_contract import source_tables
 
 DICOM_ALL = "bigquery-public-data.idc_vNN.dicom_all"
@@ -165,7 +176,7 @@ def columns(instances: InstanceRows) -> dict[str, dict]:
     ):
         if len(rows):
             for name, values in make(instances, rows).items():
-                dicom_all[name] = _scatter(rows, values, len(instances))
+                dicom_all[name] = scatter(rows, values, len(instances))
     return {"dicom_all": dicom_all}
 
 
@@ -180,12 +191,12 @@ def _slide_microscopy(instances: InstanceRows, rows: np.ndarray) -> dict[str, pa
 
     anatomy = _anatomy_index(instances.collection_id[rows])
     modifier = (series_u(41) * len(MODIFIERS)).astype(int)
-    protocol = _weighted(series_u(42), PROTOCOL_WEIGHTS)
-    layout = _weighted(series_u(43), SPECIMEN_LAYOUT_WEIGHTS)
+    protocol = weighted(series_u(42), PROTOCOL_WEIGHTS)
+    layout = weighted(series_u(43), SPECIMEN_LAYOUT_WEIGHTS)
     specimen = ((anatomy * len(MODIFIERS) + modifier) * len(PROTOCOLS) + protocol) * len(
         SPECIMEN_LAYOUTS
     ) + layout
-    diagnoses = anatomy * 3 + _weighted(series_u(44), (0.1, 0.8, 0.1))
+    diagnoses = anatomy * 3 + weighted(series_u(44), (0.1, 0.8, 0.1))
 
     # Pyramid: instance 0 is the label, instance 1 the full-resolution level, then levels / 4.
     level = np.maximum(number - 1, 0)
@@ -199,7 +210,7 @@ def _slide_microscopy(instances: InstanceRows, rows: np.ndarray) -> dict[str, pa
 
     base_spacing = np.round(0.00022 + series_u(49) * 0.00006, 9)
     spacing = np.where(is_label, 0.04, base_spacing * 4.0**level)
-    spacing_kind = _weighted(series_u(50), SPACING_WEIGHTS)
+    spacing_kind = weighted(series_u(50), SPACING_WEIGHTS)
     pixel_spacing = _pixel_spacing(spacing, np.round(spacing * (1 + series_u(51) * 0.01), 9))
     in_groups = spacing_kind == SPACING_IN_FUNCTIONAL_GROUPS
     functional_groups = _wrap_pixel_measures(pixel_spacing, in_groups)
@@ -227,7 +238,7 @@ def _slide_microscopy(instances: InstanceRows, rows: np.ndarray) -> dict[str, pa
         "OpticalPathSequence": _catalog(
             "OpticalPathSequence",
             OPTICAL_PATHS,
-            np.where(is_label, LABEL_OPTICAL_PATH, _weighted(series_u(53), OPTICAL_PATH_WEIGHTS)),
+            np.where(is_label, LABEL_OPTICAL_PATH, weighted(series_u(53), OPTICAL_PATH_WEIGHTS)),
         ),
         "AdmittingDiagnosesCodeSequence": _catalog(
             "AdmittingDiagnosesCodeSequence", _diagnosis_catalog(), diagnoses
@@ -298,11 +309,11 @@ def _wrap_pixel_measures(pixel_spacing: pa.Array, present: np.ndarray) -> pa.Arr
 def _annotations(instances: InstanceRows, rows: np.ndarray) -> dict[str, pa.Array]:
     seed, series = instances.seed, instances.series[rows]
     revision, number = instances.revision[rows], instances.number[rows]
-    coordinate = _weighted(uniform(seed, series, 61), (0.7, 0.15, 0.15))
+    coordinate = weighted(uniform(seed, series, 61), (0.7, 0.15, 0.15))
 
     # Annotation groups, one flat row per group of each instance.
     counts = np.array(ANNOTATION_GROUP_COUNTS)[
-        _weighted(uniform(seed, series, revision, number, 62), ANNOTATION_GROUP_COUNT_WEIGHTS)
+        weighted(uniform(seed, series, revision, number, 62), ANNOTATION_GROUP_COUNT_WEIGHTS)
     ]
     owner = np.repeat(np.arange(len(rows)), counts)
     position = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -349,7 +360,7 @@ def _annotations(instances: InstanceRows, rows: np.ndarray) -> dict[str, pa.Arra
     return {
         "AnnotationCoordinateType": pick(["2D", "3D", None], coordinate),
         "AnnotationGroupSequence": pa.ListArray.from_arrays(
-            _offsets(counts), groups, type=_column_type("AnnotationGroupSequence")
+            list_offsets(counts), groups, type=_column_type("AnnotationGroupSequence")
         ),
         "ReferencedSeriesSequence": _referenced_slides(instances, rows),
     }
@@ -370,7 +381,7 @@ def _referenced_slides(instances: InstanceRows, rows: np.ndarray) -> pa.Array:
         order = np.argsort(scores, axis=1)[:, ::-1]
         first[mine] = candidates[order[:, 0]]
         second[mine] = candidates[order[:, min(1, len(candidates) - 1)]]
-    layout = _weighted(uniform(seed, series, 71), REFERENCE_LAYOUT_WEIGHTS)
+    layout = weighted(uniform(seed, series, 71), REFERENCE_LAYOUT_WEIGHTS)
     layout = np.where((first < 0) | ((layout == 1) & (second == first)), 2, layout)
     counts = np.array([1, 2, 0])[layout]
     targets = np.stack([first, second], axis=1)[np.arange(2)[None, :] < counts[:, None]]
@@ -379,7 +390,7 @@ def _referenced_slides(instances: InstanceRows, rows: np.ndarray) -> pa.Array:
         {"SeriesInstanceUID": pc.take(instances.series_uid, pa.array(targets))},
     )
     return pa.ListArray.from_arrays(
-        _offsets(counts), item, type=_column_type("ReferencedSeriesSequence")
+        list_offsets(counts), item, type=_column_type("ReferencedSeriesSequence")
     )
 
 
@@ -405,7 +416,7 @@ def _struct(item_type: pa.DataType, fields: dict[str, pa.Array]) -> pa.StructArr
     for field in item_type:
         value = fields.get(field.name)
         if value is None:
-            value = _empty_lists(field.type, size) if pa.types.is_list(field.type) else None
+            value = empty_lists(field.type, size) if pa.types.is_list(field.type) else None
         children.append(pa.nulls(size, field.type) if value is None else pc.cast(value, field.type))
     return pa.StructArray.from_arrays(children, fields=list(item_type))
 
@@ -413,32 +424,8 @@ def _struct(item_type: pa.DataType, fields: dict[str, pa.Array]) -> pa.StructArr
 def _wrap(items: pa.Array, present: np.ndarray, list_type: pa.DataType | None = None) -> pa.Array:
     """One-item sequences: row i holds the next item where present[i], nothing elsewhere."""
     list_type = list_type or pa.list_(items.type)
-    return pa.ListArray.from_arrays(_offsets(present.astype(np.int64)), items, type=list_type)
+    return pa.ListArray.from_arrays(list_offsets(present.astype(np.int64)), items, type=list_type)
 
 
 def _catalog(column: str, values: list, index: np.ndarray) -> pa.Array:
     return pa.array(values, type=_column_type(column)).take(pa.array(index))
-
-
-def _empty_lists(list_type: pa.DataType, size: int) -> pa.Array:
-    empty = pa.array([], list_type.value_type)
-    return pa.ListArray.from_arrays(_offsets(np.zeros(size, dtype=np.int64)), empty, type=list_type)
-
-
-def _offsets(counts: np.ndarray) -> pa.Array:
-    return pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
-
-
-def _weighted(u: np.ndarray, weights: tuple[float, ...]) -> np.ndarray:
-    """The option index that a uniform value falls in, given the options' weights."""
-    bounds = np.cumsum(weights)[:-1] / sum(weights)
-    return np.searchsorted(bounds, u, side="right")
-
-
-def _scatter(rows: np.ndarray, values: pa.Array, size: int) -> pa.Array:
-    """A full-length column holding values[i] at rows[i] and NULL elsewhere."""
-    index = np.zeros(size, dtype=np.int64)
-    index[rows] = np.arange(len(rows))
-    missing = np.ones(size, dtype=bool)
-    missing[rows] = False
-    return pc.take(values, pa.array(index, mask=missing))

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .sample_kit import InstanceRows, pick, text, uniform
+from .sample_kit import InstanceRows, list_offsets, pick, text, uniform, weighted
 from .source_contract import source_tables
 
 STRINGS = pa.list_(pa.string())
@@ -98,12 +98,6 @@ def columns(instances: InstanceRows) -> dict[str, dict]:
 # --- building blocks ---------------------------------------------------------------------------
 
 
-def _weighted(weights, u: np.ndarray) -> np.ndarray:
-    """Index of an option per element, drawn with the given weights from uniform values `u`."""
-    cumulative = np.cumsum(weights) / np.sum(weights)
-    return np.minimum(np.searchsorted(cumulative, u, side="right"), len(cumulative) - 1)
-
-
 def _only(mask: np.ndarray, values) -> pa.Array:
     """`values` where `mask`, NULL elsewhere."""
     values = values if isinstance(values, pa.Array) else pa.array(values)
@@ -124,14 +118,13 @@ def _string_lists(values: np.ndarray, mask: np.ndarray) -> pa.Array:
     """Rows of a 2-D array of numbers as REPEATED DS strings, NULL outside `mask`."""
     width = values.shape[1]
     flat = _ds_text(values[mask].ravel(), 6)
-    offsets = np.concatenate([[0], np.cumsum(mask * width)]).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), flat, mask=pa.array(~mask))
+    return pa.ListArray.from_arrays(list_offsets(mask * width), flat, mask=pa.array(~mask))
 
 
 def _choice(series: Series, salt: int, options, weights=None) -> tuple[pa.Array, np.ndarray]:
     """One of `options` per series (None is NULL), and the index chosen."""
     weights = np.ones(len(options)) if weights is None else weights
-    index = _weighted(weights, series.uniform(salt))
+    index = weighted(series.uniform(salt), weights)
     return pick(options, index), index
 
 
@@ -171,8 +164,7 @@ def _ct_columns(series: Series, kind: np.ndarray) -> dict[str, pa.Array]:
     helical = np.isin(scan, [0, 2])
     pitch = np.array([0.984375, 1.375, 0.9, 1.2])[(series.uniform(106) * 4).astype(int)]
     exposure_time = np.array([500, 750, 1000, 570])[(series.uniform(110) * 4).astype(int)]
-    # sample.py draws the in-plane pixel spacing with salt 26: the field of view matches it.
-    pixel_spacing = np.round(0.5 + series.uniform(26) * 0.5, 6)
+    pixel_spacing = series.instances.pixel_spacing[series.first]  # the field of view matches it
     tilt = np.where(kind == "gantry_tilt", _gantry_tilt_degrees(series), 0.0)
     constant = {
         "ImageType": _only(ct, image_type),  # spread by `columns`
@@ -238,7 +230,7 @@ DCE_TIME_POINTS = "40"
 
 def mr_protocol(series: Series) -> np.ndarray:
     """Index into MR_PROTOCOLS of each series (meaningful for MR series)."""
-    return _weighted(MR_PROTOCOL_WEIGHTS, series.uniform(201))
+    return weighted(series.uniform(201), MR_PROTOCOL_WEIGHTS)
 
 
 def _mr_columns(series: Series) -> dict[str, pa.Array]:
@@ -372,7 +364,7 @@ def _radiopharmaceutical(series: Series, pt: np.ndarray) -> pa.Array:
     """RadiopharmaceuticalInformationSequence per series: REPEATED RECORD with a nested code
     sequence."""
     shapes = list(PT_SEQUENCE_SHAPES)
-    shape = _weighted(list(PT_SEQUENCE_SHAPES.values()), series.uniform(316))
+    shape = weighted(series.uniform(316), list(PT_SEQUENCE_SHAPES.values()))
     items = np.where(
         pt, np.select([shape == shapes.index("none"), shape == shapes.index("two")], [0, 2], 1), 0
     )
@@ -386,7 +378,7 @@ def _radiopharmaceutical(series: Series, pt: np.ndarray) -> pa.Array:
     codes = np.where(shape[item_row] == shapes.index("no_code"), 0, 1)
     code_meaning = pick([t[0] for t in TRACERS], np.repeat(tracer, codes))
     code_sequence = pa.ListArray.from_arrays(
-        pa.array(np.concatenate([[0], np.cumsum(codes)]).astype(np.int32)),
+        list_offsets(codes),
         pa.StructArray.from_arrays([code_meaning], names=["CodeMeaning"]),
     )
     dose = np.array([t[2] for t in TRACERS])[tracer] * (0.8 + 0.4 * series.uniform(313)[item_row])
@@ -405,8 +397,7 @@ def _radiopharmaceutical(series: Series, pt: np.ndarray) -> pa.Array:
             "RadiopharmaceuticalStartTime",
         ],
     )
-    offsets = pa.array(np.concatenate([[0], np.cumsum(items)]).astype(np.int32))
-    sequence = pa.ListArray.from_arrays(offsets, item, mask=pa.array(~pt))
+    sequence = pa.ListArray.from_arrays(list_offsets(items), item, mask=pa.array(~pt))
     target = source_tables()["bigquery-public-data.idc_vNN.dicom_all"]
     return pc.cast(sequence, target.field("RadiopharmaceuticalInformationSequence").type)
 
@@ -464,7 +455,7 @@ def _contrast_columns(series: Series) -> dict[str, pa.Array]:
 def series_geometry_kind(series: Series) -> np.ndarray:
     """The geometry kind (a key of GEOMETRY_KINDS) of each series."""
     names = np.array(list(GEOMETRY_KINDS))
-    kind = names[_weighted(list(GEOMETRY_KINDS.values()), series.uniform(520))]
+    kind = names[weighted(series.uniform(520), list(GEOMETRY_KINDS.values()))]
     # Only CT has a gantry; a tilted MR or PT series would be an oblique one.
     return np.where((kind == "gantry_tilt") & ~series.where("CT"), "regular", kind)
 
@@ -541,10 +532,10 @@ def _geometry_columns(series: Series, kind: np.ndarray) -> dict[str, pa.Array]:
         series.spread(origin) + series.spread(direction) * (index * series.spread(step))[:, None]
     )
 
-    # sample.py gives every slice of a series the same PixelSpacing (salt 26), Rows and Columns;
-    # only the first instance of some series differs (NULL elsewhere keeps sample.py's values).
+    # sample.py gives every slice of a series the same PixelSpacing, Rows and Columns; only the
+    # first instance of some series differs (NULL elsewhere keeps sample.py's values).
     resampled = first & (instance_kind == "pixel_spacing_change")
-    spacing_twice = series.spread(2 * np.round(0.5 + series.uniform(26) * 0.5, 6))
+    spacing_twice = 2 * series.instances.pixel_spacing
     resized = first & (instance_kind == "size_change")
     size = _only(resized, pa.array(np.full(len(first), 256)))
     return {

@@ -19,7 +19,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .sample_kit import InstanceRows, join, pick, text, uniform
+from .sample_kit import (
+    InstanceRows,
+    empty_lists,
+    join,
+    list_offsets,
+    pick,
+    scatter,
+    text,
+    uniform,
+)
 from .source_contract import source_tables
 
 DICOM_ALL = "bigquery-public-data.idc_vNN.dicom_all"
@@ -105,26 +114,16 @@ def _items(list_type: pa.DataType, lengths: np.ndarray, fields: dict[str, pa.Arr
     for field in item_type:
         value = fields.get(field.name)
         if value is None:
-            value = _empty_lists(field.type, items) if pa.types.is_list(field.type) else None
+            value = empty_lists(field.type, items) if pa.types.is_list(field.type) else None
             value = value if value is not None else pa.nulls(items, field.type)
         children.append(pc.cast(value, field.type))
     struct = pa.StructArray.from_arrays(children, fields=list(item_type))
-    return pa.ListArray.from_arrays(_offsets(lengths), struct, type=list_type)
+    return pa.ListArray.from_arrays(list_offsets(lengths), struct, type=list_type)
 
 
 def _strings(lengths: np.ndarray, values: pa.Array) -> pa.Array:
     """A REPEATED STRING column: row i has the next lengths[i] values."""
-    return pa.ListArray.from_arrays(_offsets(lengths), values, type=pa.list_(pa.string()))
-
-
-def _empty_lists(list_type: pa.DataType, rows: int) -> pa.Array:
-    return pa.ListArray.from_arrays(
-        _offsets(np.zeros(rows, dtype=np.int64)), pa.array([], list_type.value_type), type=list_type
-    )
-
-
-def _offsets(lengths: np.ndarray) -> pa.Array:
-    return pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    return pa.ListArray.from_arrays(list_offsets(lengths), values, type=pa.list_(pa.string()))
 
 
 def _expand(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,15 +131,6 @@ def _expand(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     owner = np.repeat(np.arange(len(lengths)), lengths)
     position = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     return owner, position
-
-
-def _scatter(rows: np.ndarray, values: pa.Array, size: int) -> pa.Array:
-    """A full-length column holding values[i] at rows[i] and NULL elsewhere."""
-    index = np.zeros(size, dtype=np.int64)
-    index[rows] = np.arange(len(rows))
-    missing = np.ones(size, dtype=bool)
-    missing[rows] = False
-    return pc.take(values, pa.array(index, mask=missing))
 
 
 # --- referenced images --------------------------------------------------------------------------
@@ -200,7 +190,7 @@ def _segmentation_references(instances: InstanceRows, image_series: np.ndarray) 
 
     def instance_sequence(column: str, wanted: np.ndarray) -> pa.Array:
         keep = pa.array(np.repeat(wanted, listed))
-        return _scatter(
+        return scatter(
             rows,
             _items(
                 _column_type(DICOM_ALL, column),
@@ -218,7 +208,7 @@ def _segmentation_references(instances: InstanceRows, image_series: np.ndarray) 
         {"ReferencedSOPInstanceUID": uids.filter(pa.array(np.repeat(by_series, listed)))},
     )
     return {
-        "ReferencedSeriesSequence": _scatter(
+        "ReferencedSeriesSequence": scatter(
             rows,
             _items(
                 series_type,
@@ -281,7 +271,7 @@ def _segmentation_content(instances: InstanceRows, image_series: np.ndarray) -> 
             "CodingSchemeDesignator": code_part(3, 2, modifier_prop),
         },
     )
-    segment_sequence = _scatter(
+    segment_sequence = scatter(
         rows,
         _items(
             segment_type,
@@ -325,8 +315,8 @@ def _segmentation_content(instances: InstanceRows, image_series: np.ndarray) -> 
     frame_of_reference = join(pc.take(instances.study_uid, pa.array(rows)), "1", sep=".")
     return {
         "SegmentSequence": segment_sequence,
-        "SegmentationType": _scatter(rows, segmentation_type, size),
-        "FrameOfReferenceUID": _scatter(rows, frame_of_reference, size),
+        "SegmentationType": scatter(rows, segmentation_type, size),
+        "FrameOfReferenceUID": scatter(rows, frame_of_reference, size),
     }
 
 
@@ -383,7 +373,7 @@ def _structure_sets(instances: InstanceRows, image_series: np.ndarray) -> dict:
         },
     )
     return {
-        "StructureSetROISequence": _scatter(
+        "StructureSetROISequence": scatter(
             rows,
             _items(
                 _column_type(DICOM_ALL, "StructureSetROISequence"),
@@ -396,7 +386,7 @@ def _structure_sets(instances: InstanceRows, image_series: np.ndarray) -> dict:
             ),
             size,
         ),
-        "RTROIObservationsSequence": _scatter(
+        "RTROIObservationsSequence": scatter(
             rows,
             _items(
                 _column_type(DICOM_ALL, "RTROIObservationsSequence"),
@@ -410,7 +400,7 @@ def _structure_sets(instances: InstanceRows, image_series: np.ndarray) -> dict:
             ),
             size,
         ),
-        "ReferencedFrameOfReferenceSequence": _scatter(
+        "ReferencedFrameOfReferenceSequence": scatter(
             rows,
             _items(
                 frame_type,
