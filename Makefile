@@ -7,9 +7,11 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export IDC_SOURCE_DIR ?= $(CURDIR)/data/source
 export IDC_ARTIFACTS_DIR ?= $(CURDIR)/data/artifacts
 
-.PHONY: setup sample run test lint dev check-defs bench
+.PHONY: setup setup-test sample run test lint dev check-defs bench
 
-setup: $(VENV)/.installed $(BIGQUERY_SERVER_VENV)/.installed
+setup: $(VENV)/.installed
+
+setup-test: setup $(BIGQUERY_SERVER_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,7 +36,7 @@ sample: setup
 run: sample
 	$(BIN)/idc-index-assets build
 
-test: setup
+test: setup-test
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -1,6 +1,7 @@
 """The asset factory: one partitioned asset per index of the registry, and one external asset per
 IDC BigQuery table the queries read (found by parsing the SQL, never listed by hand)."""
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Iterator
 
@@ -204,12 +205,13 @@ def build_gdc_mapping_asset() -> AssetsDefinition:
         gdc_cases: GDCCases,
         artifacts: ArtifactStore,
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
-        yield from _materialize(
-            context,
-            GDC_MAPPING,
-            lambda idc_version: build_gdc_mapping(
-                query, idc_version, engine=index_engine, cases=gdc_cases.source(), store=artifacts
-            ),
-        )
+        with contextlib.closing(gdc_cases.source()) as cases:
+            yield from _materialize(
+                context,
+                GDC_MAPPING,
+                lambda idc_version: build_gdc_mapping(
+                    query, idc_version, engine=index_engine, cases=cases, store=artifacts
+                ),
+            )
 
     return gdc_idc_mapping

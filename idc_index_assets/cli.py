@@ -47,7 +47,9 @@ def _dry_run(selection: list[str], idc_version: str | None) -> int:
     """Print the bytes each selected index's query would scan in BigQuery; nothing runs."""
     from .definitions import defs
     from .engines import EngineError
+    from .gdc import STUDIES_QUERY
     from .queries import load_query, parse_idc_version
+    from .registry import GDC_MAPPING
 
     engine = _resolved(defs.resources["index_engine"])
     if engine.engine != "bigquery":
@@ -67,7 +69,8 @@ def _dry_run(selection: list[str], idc_version: str | None) -> int:
         return _fail(f"IDC version {version} is not in the source (available: {available})")
     total = 0
     for name in selection:
-        query = load_query(name)
+        # The GDC mapping's BigQuery part is its studies query; its cases come from the GDC API.
+        query = load_query(STUDIES_QUERY if name == GDC_MAPPING.name else name)
         try:
             scanned = engine.dry_run(
                 query.render(version),
@@ -95,7 +98,7 @@ def _release(args: argparse.Namespace) -> int:
 
     if args.bucket:
         os.environ["IDC_RELEASE_BUCKET"] = args.bucket
-    if args.concurrency:
+    if args.concurrency is not None:
         os.environ["IDC_RELEASE_CONCURRENCY"] = str(args.concurrency)
     code = _materialize([WHEEL_ASSET, RELEASE_ASSET], args.idc_version, args.version, "release_job")
     if code == 0:

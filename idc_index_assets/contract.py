@@ -45,10 +45,6 @@ def _contract_data() -> dict:
     return json.loads(resources.files(__package__).joinpath("data", CONTRACT_FILE).read_text())
 
 
-def contract_version() -> str:
-    return _contract_data()["version"]
-
-
 def index_contract(name: str) -> IndexContract:
     data = _contract_data()
     entry = data["indices"].get(name) or data["supplementary"].get(name)

@@ -75,6 +75,8 @@ class CasesSource(Protocol):
         self, project_ids: Sequence[str], submitter_ids: Sequence[str]
     ) -> list[GDCCase]: ...
 
+    def close(self) -> None: ...
+
 
 # --- the collection → project map ---------------------------------------------------------------
 
@@ -114,6 +116,8 @@ def cases_filter(project_ids: Sequence[str], submitter_ids: Sequence[str]) -> di
 
 
 def case_from_hit(hit: dict[str, Any]) -> GDCCase:
+    if not isinstance(hit, dict):
+        raise TypeError(f"a case hit must be a JSON object, got {hit!r}")
     return GDCCase(
         case_id=hit.get("case_id") or hit["id"],
         submitter_id=hit["submitter_id"],
@@ -150,6 +154,9 @@ class SnapshotCases:
         except (ValueError, KeyError, TypeError) as error:
             raise GDCError(f"{self.path}: not a list of GDC case hits ({error!r})") from error
 
+    def close(self) -> None:
+        pass
+
     def find_cases(self, project_ids: Sequence[str], submitter_ids: Sequence[str]) -> list[GDCCase]:
         projects, submitters = set(project_ids), set(submitter_ids)
         return [
@@ -179,6 +186,9 @@ class GDCCasesClient:
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.page_size < 1 or self.max_attempts < 1:
             raise ValueError("batch_size, page_size and max_attempts must be at least 1")
+
+    def close(self) -> None:
+        self.session.close()
 
     @property
     def cases_url(self) -> str:

@@ -155,7 +155,14 @@ class PackageIndex(ConfigurableResource):
             "TWINE_USERNAME": self.username,
             "TWINE_PASSWORD": self.password,
         }
-        done = subprocess.run(command, env=environment, capture_output=True, text=True)
+        try:
+            done = subprocess.run(
+                command, env=environment, capture_output=True, text=True, timeout=UPLOAD_TIMEOUT_S
+            )
+        except subprocess.TimeoutExpired as error:
+            raise RuntimeError(
+                f"uploading {wheel.name} to {self.url} timed out after {error.timeout:.0f} s"
+            ) from error
         output = (done.stdout + done.stderr).strip()
         if done.returncode == 0:
             return f"uploaded {wheel.name} to {self.url}"
@@ -164,6 +171,7 @@ class PackageIndex(ConfigurableResource):
         raise RuntimeError(f"uploading {wheel.name} to {self.url} failed:\n{output}")
 
 
+UPLOAD_TIMEOUT_S = 900
 # How package indices refuse a file they have: PyPI "400 File already exists", pypiserver
 # "Package '<file>' already exists!", others 409 Conflict.
 _ALREADY_THERE = re.compile(r"already exists|409 Conflict", re.IGNORECASE)

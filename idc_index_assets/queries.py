@@ -61,9 +61,6 @@ class SourceTable:
     def contract_name(self) -> str:
         return f"{SOURCE_PROJECT}.{self.dataset}.{self.table}"
 
-    def dataset_for(self, idc_version: int) -> str:
-        return self.dataset.replace("NN", str(idc_version))
-
 
 @dataclass(frozen=True)
 class IndexQuery:

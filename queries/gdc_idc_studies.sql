@@ -12,7 +12,8 @@ WITH gdc_program_instances AS (
     StudyDescription,
     Modality
   FROM `bigquery-public-data.idc_v{{ idc_version }}.dicom_all`
-  WHERE REGEXP_CONTAINS(collection_id, r'^(tcga|cptac|ccdi|cgci|cddp_eagle|hcmi)_|apollo')
+  -- APOLLO's name may come first or last in a collection id (apollo_5_lscc, varepop_apollo)
+  WHERE REGEXP_CONTAINS(collection_id, r'^(tcga|cptac|ccdi|cgci|cddp_eagle|hcmi)_|(^|_)apollo(_|$)')
 )
 
 SELECT

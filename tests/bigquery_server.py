@@ -1,7 +1,7 @@
 """A BigQuery API server on loopback for the BigQuery engine tests, and how to seed it.
 
 The server is crucible-emulator (BigQuery's REST API over DuckDB). It pins DuckDB and sqlglot
-versions of its own, older than the ones the project's DuckDB engine runs on, so `make setup`
+versions of its own, older than the ones the project's DuckDB engine runs on, so `make test`
 installs it into a virtual environment of its own (`.venv/bigquery-server`), not the project's.
 
 Seeding: the server refuses Parquet and JSON load jobs, has no streaming inserts, and its INSERT

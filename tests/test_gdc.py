@@ -23,6 +23,7 @@ from idc_index_assets.gdc import (
     STUDIES_QUERY,
     GDCCase,
     GDCCasesClient,
+    GDCError,
     GDCMappingError,
     GDCRequestError,
     ProjectMap,
@@ -40,7 +41,7 @@ from .conftest import SAMPLE_VERSIONS
 from .gdc_server import Failure, GDCServer
 
 # What the test takes as the truth, written independently of the package's data file.
-GDC_PROGRAM = re.compile(r"^(tcga|cptac|ccdi|cgci|cddp_eagle|hcmi)_|apollo")
+GDC_PROGRAM = re.compile(r"^(tcga|cptac|ccdi|cgci|cddp_eagle|hcmi)_|(^|_)apollo(_|$)")
 SAMPLE_PROJECTS = {"tcga_luad": {"TCGA-LUAD"}, "cptac_ccrcc": {"CPTAC-2", "CPTAC-3"}}
 
 
@@ -185,6 +186,14 @@ def test_requests_keep_the_minimum_interval(server, hits):
     times = [r.at for r in server.requests]
     assert len(times) >= 4
     assert min(b - a for a, b in itertools.pairwise(times)) >= 0.14
+
+
+@pytest.mark.parametrize("hit", ["x", {"case_id": "c"}, None])
+def test_a_malformed_snapshot_hit_is_a_clear_error(tmp_path, hit):
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps([hit]))
+    with pytest.raises(GDCError, match=rf"{path}: not a list of GDC case hits"):
+        SnapshotCases(path).find_cases(["TCGA-LUAD"], ["LUAD-00001"])
 
 
 def test_an_unreachable_api_is_named_in_the_error(hits):
