@@ -7,10 +7,12 @@ themselves, so nothing that changed or broke since its materialization goes out;
 refuses when a blocking check of an index's latest materialization failed or has no result (the
 instance's check records)."""
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from dagster import (
@@ -232,11 +234,16 @@ class ReleaseTarget(ConfigurableResource):
         description="on: set CORS (GET/HEAD with Range) and public read on the bucket first",
     )
 
-    def open(self) -> ReleaseBucket:
-        if self.bucket.startswith("gs://"):
-            client = GCSResource(project=self.gcp_project or None).get_client()
-            return open_bucket(self.bucket, client=client)
-        return open_bucket(self.bucket)
+    @contextlib.contextmanager
+    def open(self) -> Iterator[ReleaseBucket]:
+        if not self.bucket.startswith("gs://"):
+            yield open_bucket(self.bucket)
+            return
+        client = GCSResource(project=self.gcp_project or None).get_client()
+        try:
+            yield open_bucket(self.bucket, client=client)
+        finally:
+            client.close()
 
     def public_url(self, path: str) -> str:
         if self.bucket.startswith("gs://"):
@@ -330,23 +337,23 @@ def idc_index_release(
     if problems:
         raise _refusal(context, what, problems)
 
-    bucket = release_target.open()
-    if release_target.configures_bucket and isinstance(bucket, GcsReleaseBucket):
-        configure_bucket(bucket, public_read=True)
-        context.log.info(f"{bucket.target}: CORS and public read set")
     files = [p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")]
     progress = _Progress(context, 2 * (len(files) + 1), 2 * sum(p.stat().st_size for p in files))
     try:
-        report = publish_release(
-            directory,
-            bucket,
-            release_version,
-            idc_version,
-            indices=[spec.name for spec in RELEASED_INDICES],
-            concurrency=release_target.workers,
-            progress=progress,
-            log=context.log.info,
-        )
+        with release_target.open() as bucket:
+            if release_target.configures_bucket and isinstance(bucket, GcsReleaseBucket):
+                configure_bucket(bucket, public_read=True)
+                context.log.info(f"{bucket.target}: CORS and public read set")
+            report = publish_release(
+                directory,
+                bucket,
+                release_version,
+                idc_version,
+                indices=[spec.name for spec in RELEASED_INDICES],
+                concurrency=release_target.workers,
+                progress=progress,
+                log=context.log.info,
+            )
     except ReleaseRefused as refused:
         raise _refusal(context, refused.reason, refused.problems) from refused
     finally:
