@@ -6,6 +6,8 @@ offers no Storage API; neither path builds a whole table or DataFrame in memory.
 reports (its id, bytes processed and billed, slot time) becomes materialization metadata.
 Errors name the query file and the job; 429 and 5xx answers, and the client's own retries
 running out on them, are marked transient so that the run's retry policy takes over.
+A job insert answered 409 Already Exists (a retry of an insert whose answer was lost) goes on
+with the job that insert created. The Storage Read client's gRPC channel is closed after the run.
 """
 
 from __future__ import annotations
@@ -20,9 +22,17 @@ from pathlib import Path
 import pyarrow as pa
 from dagster_gcp import BigQueryResource
 from google.api_core.client_options import ClientOptions
-from google.api_core.exceptions import GoogleAPIError, RetryError, ServerError, TooManyRequests
+from google.api_core.exceptions import (
+    Conflict,
+    GoogleAPIError,
+    NotFound,
+    RetryError,
+    ServerError,
+    TooManyRequests,
+)
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
+from google.cloud.bigquery._pandas_helpers import bq_to_arrow_schema
 from pydantic import Field
 
 from .engines import BATCH_ROWS, EngineError, QueryRun
@@ -95,9 +105,7 @@ class BigQueryEngine:
             try:
                 # Requests are retried by the client (`_retry`); a failed job is not re-run
                 # here (job_retry=None) but by the run's retry policy, as a transient error.
-                job = client.query(
-                    sql, job_config=config, job_id=job_id, retry=self._retry, job_retry=None
-                )
+                job = self._insert_query_job(client, sql, config, job_id)
                 rows = job.result(page_size=self.page_rows, retry=self._retry, job_retry=None)
             except GoogleAPIError as error:
                 raise _engine_error(error, query_file, job_id) from error
@@ -109,9 +117,33 @@ class BigQueryEngine:
                 "bigquery/slot_millis": job.slot_millis,
             }
             storage = None if self.resource.api_endpoint else _storage_client(client)
-            yield QueryRun(
-                _stream(rows, storage, query_file, job.job_id),
-                {key: value for key, value in metadata.items() if value is not None},
+            try:
+                yield QueryRun(
+                    _stream(rows, storage, query_file, job.job_id),
+                    {key: value for key, value in metadata.items() if value is not None},
+                )
+            finally:
+                if storage is not None:
+                    # the Storage client's gRPC channel is not closed with the BigQuery client
+                    storage.transport.close()
+
+    def _insert_query_job(
+        self, client: bigquery.Client, sql: str, config: bigquery.QueryJobConfig, job_id: str
+    ) -> bigquery.QueryJob:
+        """Starts the query job `job_id`. A retried insert whose first attempt reached BigQuery
+        is answered 409 Already Exists; the client only recovers from that for job ids of its
+        own making, so here the job, ours since its id is new, is looked up and continued."""
+        try:
+            return client.query(
+                sql, job_config=config, job_id=job_id, retry=self._retry, job_retry=None
+            )
+        except Conflict:
+            # Just after the 409 the job may not be visible yet: 404 is retried too.
+            lookup_retry = self._retry.with_predicate(
+                lambda error: isinstance(error, NotFound) or self._retry._predicate(error)
+            )
+            return client.get_job(
+                job_id, project=client.project, location=client.location, retry=lookup_retry
             )
 
     def dry_run(self, sql: str, *, query_file: str) -> int:
@@ -167,9 +199,10 @@ def _stream(
     except GoogleAPIError as error:
         raise _engine_error(error, query_file, job_id, stage=" reading its results") from error
     if first is None:
-        # No rows: the schema still comes from the job's result schema.
-        empty = rows.to_arrow(create_bqstorage_client=False)
-        return pa.RecordBatchReader.from_batches(empty.schema, iter(()))
+        # No batch at all (a Storage read session without streams): the schema comes from the
+        # job's result schema, converted as the client converts REST pages. `rows` has started
+        # and cannot be read again.
+        return pa.RecordBatchReader.from_batches(bq_to_arrow_schema(rows.schema), iter(()))
 
     def chained() -> Iterator[pa.RecordBatch]:
         yield first

@@ -13,12 +13,19 @@ import os
 import re
 import socket
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
+import grpc
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import sqlglot
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from dagster import AssetKey, DagsterInstance
 from dagster_gcp import BigQueryResource
 from google.auth.credentials import AnonymousCredentials
@@ -249,24 +256,40 @@ def test_bigquery_resource_without_an_endpoint_uses_adc_and_googles_api(tmp_path
         assert client._connection.API_BASE_URL == "https://bigquery.googleapis.com"
 
 
-# --- a loopback HTTP server answering every request the same way, for what the emulator cannot
-# be made to do: be overloaded, or answer a dry run ------------------------------------------------
+# --- a loopback HTTP server answering every POST the same way, for what the emulator cannot be
+# made to do: be overloaded, answer a dry run, lose the answer to a job insert ---------------------
 
 
 class _FixedAnswer(BaseHTTPRequestHandler):
     status: int
     payload: dict
+    answer_get: Callable[[str], dict | None]
     requests: list[dict]
+    calls: list[tuple[str, str]]
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).requests.append(json.loads(body or b"{}"))
-        payload = json.dumps(self.payload).encode()
-        self.send_response(self.status)
+        type(self).calls.append(("POST", urlsplit(self.path).path))
+        if self.headers.get("Content-Type", "").startswith("application/json"):
+            type(self).requests.append(json.loads(body or b"{}"))
+        self._answer(self.status, self.payload)
+
+    def do_GET(self):
+        path = urlsplit(self.path).path
+        type(self).calls.append(("GET", path))
+        payload = self.answer_get(path)
+        if payload is None:
+            self._answer(404, {"error": {"code": 404, "message": f"Not found: {path}"}})
+        else:
+            self._answer(200, payload)
+
+    def _answer(self, status: int, payload: dict):
+        content = json.dumps(payload).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", str(len(content)))
         self.end_headers()
-        self.wfile.write(payload)
+        self.wfile.write(content)
 
     def log_message(self, *args):
         pass
@@ -274,12 +297,22 @@ class _FixedAnswer(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fixed_answer_server():
-    """start(status, payload) → (url, handler class recording the request bodies)."""
+    """start(status, payload, answer_get=None) → (url, handler class recording the JSON request
+    bodies in `requests` and every (method, path) in `calls`); a GET is answered with
+    answer_get(path), 404 when that is None."""
     servers: list[ThreadingHTTPServer] = []
 
-    def start(status: int, payload: dict):
-        handler = type("Handler", (_FixedAnswer,), {"status": status, "payload": payload})
-        handler.requests = []
+    def start(status: int, payload: dict, answer_get: Callable[[str], dict | None] | None = None):
+        handler = type(
+            "Handler",
+            (_FixedAnswer,),
+            {
+                "status": status,
+                "payload": payload,
+                "answer_get": staticmethod(answer_get or (lambda path: None)),
+            },
+        )
+        handler.requests, handler.calls = [], []
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
@@ -322,6 +355,147 @@ def test_bigquery_unreachable_server_is_transient():
             pass
     assert raised.value.transient is True
     assert "gave up retrying" in str(raised.value)
+
+
+def _done_query_job(path: str) -> dict | None:
+    """jobs.get and jobs.getQueryResults answers of a finished `SELECT 1 AS x` job."""
+    found = re.fullmatch(r"/bigquery/v2/projects/([^/]+)/(jobs|queries)/([^/]+)", path)
+    if not found:
+        return None
+    project, kind, job_id = found.groups()
+    reference = {"projectId": project, "jobId": job_id, "location": "US"}
+    if kind == "jobs":
+        return {
+            "kind": "bigquery#job",
+            "jobReference": reference,
+            "configuration": {"query": {"query": "SELECT 1 AS x"}},
+            "status": {"state": "DONE"},
+            "statistics": {"query": {"totalBytesProcessed": "0"}},
+        }
+    return {
+        "kind": "bigquery#getQueryResultsResponse",
+        "jobReference": reference,
+        "jobComplete": True,
+        "schema": {"fields": [{"name": "x", "type": "INTEGER", "mode": "NULLABLE"}]},
+        "totalRows": "1",
+        "rows": [{"f": [{"v": "1"}]}],
+    }
+
+
+def test_bigquery_job_insert_answered_already_exists_continues_with_that_job(
+    fixed_answer_server,
+):
+    # What a retried jobs.insert gets when the first attempt created the job but its answer was
+    # lost: 409 for the job id the engine chose.
+    already_exists = {
+        "code": 409,
+        "message": "Already Exists: Job p:US.q_0",
+        "errors": [{"reason": "duplicate", "message": "Already Exists: Job p:US.q_0"}],
+    }
+    url, handler = fixed_answer_server(409, {"error": already_exists}, _done_query_job)
+    engine = BigQueryEngine(IDCBigQueryResource(project="p", api_endpoint=url))
+    with engine.run("SELECT 1 AS x", query_file="q.sql") as run:
+        table = run.batches.read_all()
+    assert table.to_pylist() == [{"x": 1}]
+    job_id = run.metadata["bigquery/job_id"]
+    assert re.fullmatch(r"q_[0-9a-f]{32}", job_id)
+    # the insert was sent once, with that id; then the job was fetched, not inserted again
+    assert [r["jobReference"]["jobId"] for r in handler.requests] == [job_id]
+    assert handler.calls[:2] == [
+        ("POST", "/bigquery/v2/projects/p/jobs"),
+        ("GET", f"/bigquery/v2/projects/p/jobs/{job_id}"),
+    ]
+
+
+# --- the Storage Read API: a loopback gRPC server in its place, whose read sessions have no
+# streams (what BigQuery gives for an empty result) ------------------------------------------------
+
+
+@pytest.fixture
+def storage_read_server():
+    """(address, the CreateReadSession requests it got)."""
+    from google.cloud.bigquery_storage_v1 import types
+
+    requests: list = []
+
+    def create_read_session(request, context):
+        requests.append(request)
+        return types.ReadSession(name=f"{request.parent}/locations/us/sessions/empty")
+
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "google.cloud.bigquery.storage.v1.BigQueryRead",
+                {
+                    "CreateReadSession": grpc.unary_unary_rpc_method_handler(
+                        create_read_session,
+                        request_deserializer=types.CreateReadSessionRequest.deserialize,
+                        response_serializer=types.ReadSession.serialize,
+                    )
+                },
+            )
+        ]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}", requests
+    server.stop(grace=None)
+
+
+def test_bigquery_storage_read_of_an_empty_result_keeps_its_schema_and_closes_its_channel(
+    bigquery_api, storage_read_server, fixed_answer_server, tmp_path, monkeypatch
+):
+    """The engine as configured for Google (no api_endpoint, Application Default Credentials):
+    its REST requests reach the emulator through BIGQUERY_EMULATOR_HOST and the Storage Read
+    API client it makes talks to the loopback gRPC server."""
+    from google.cloud import bigquery_storage
+    from google.cloud.bigquery_storage_v1.services.big_query_read.transports import (
+        BigQueryReadGrpcTransport,
+    )
+
+    token_url, _ = fixed_answer_server(200, {"access_token": "token", "expires_in": 3600})
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    adc = tmp_path / "adc.json"
+    adc.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "test-project",
+                "private_key_id": "key",
+                "private_key": pem.decode(),
+                "client_email": "builder@test-project.iam.gserviceaccount.com",
+                "token_uri": token_url,
+            }
+        )
+    )
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", bigquery_api.url)
+    address, session_requests = storage_read_server
+    made, read_client = [], bigquery_storage.BigQueryReadClient
+
+    def read_client_of_the_loopback_server(*args, **kwargs):
+        channel = grpc.insecure_channel(address)
+        made.append(read_client(transport=BigQueryReadGrpcTransport(channel=channel)))
+        return made[-1]
+
+    monkeypatch.setattr(bigquery_storage, "BigQueryReadClient", read_client_of_the_loopback_server)
+    engine = BigQueryEngine(IDCBigQueryResource(project="test-project"))
+    sql = f"SELECT idc_version FROM `{SOURCE_PROJECT}.idc_current.version_metadata` WHERE FALSE"
+    with engine.run(sql, query_file="empty.sql") as run:
+        table = run.batches.read_all()
+    assert len(made) == 1 and len(session_requests) == 1
+    assert session_requests[0].read_session.table.startswith("projects/test-project/datasets/")
+    assert table.num_rows == 0
+    assert table.schema.names == ["idc_version"] and table.schema.types == [pa.int64()]
+    # After the run its channel is closed: nothing more can be sent on it.
+    with pytest.raises(ValueError, match="closed channel"):
+        made[0].create_read_session(parent="projects/test-project")
 
 
 # --- dry runs ----------------------------------------------------------------------------------
