@@ -72,7 +72,9 @@ def bigquery_api(sample_source, tmp_path_factory):
     which lists the IDC versions), as BigQuery holds them."""
     executable = server_executable()
     if executable is None:
-        message = "no BigQuery API server: `make setup` installs crucible-emulator"
+        message = (
+            "no BigQuery API server: `make test` (or `make setup-test`) installs crucible-emulator"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -576,6 +578,14 @@ def test_bigquery_dry_run_command_fails_with_the_servers_reason(bigquery_environ
     assert "dry-run jobs" in err
     # nothing was built
     assert not (bigquery_environment / "artifacts").exists()
+
+
+def test_bigquery_dry_run_of_the_gdc_mapping_asks_about_its_studies_query(
+    bigquery_environment, capsys
+):
+    assert main(["build", "--dry-run", "--select", "gdc_idc_mapping"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED gdc_idc_mapping:" in err and "gdc_idc_studies.sql" in err
 
 
 def test_bigquery_dry_run_command_needs_the_bigquery_engine(
