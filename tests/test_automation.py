@@ -1,23 +1,20 @@
-"""The new-version sensor, the rebuild schedule and the declarative publishing condition, evaluated
-against real Dagster instances and real sample snapshots."""
+"""The new-version sensor, the rebuild schedule and the instance's run queue, against real Dagster
+instances and real sample snapshots. The declarative chain that follows a build (wheel, release)
+is exercised end to end in test_production_chain."""
 
 import shutil
 
 import pytest
 from dagster import (
-    AssetKey,
     DagsterInstance,
     RunRequest,
     SkipReason,
     build_schedule_context,
     build_sensor_context,
-    evaluate_automation_conditions,
     instance_for_test,
 )
 
 from idc_index_assets.automation import new_idc_version_sensor, weekly_rebuild
-from idc_index_assets.definitions import build_indices_job, defs
-from idc_index_assets.publishing import WHEEL_ASSET
 from idc_index_assets.queries import SOURCE_PROJECT
 from idc_index_assets.resources import ArtifactStore, IndexEngine
 
@@ -89,44 +86,6 @@ def test_the_schedule_rebuilds_the_newest_built_version(sample_source, tmp_path)
         instance.add_dynamic_partitions("idc_version", [str(N)])
         request = weekly_rebuild(build_schedule_context(instance=instance, resources=resources))
         assert isinstance(request, RunRequest) and request.partition_key == str(N)
-
-
-@pytest.fixture
-def environment(monkeypatch, tmp_path):
-    def configure(source):
-        monkeypatch.setenv("IDC_SOURCE_DIR", str(source))
-        monkeypatch.setenv("IDC_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-        monkeypatch.setenv("IDC_RELEASE_VERSION", "")
-
-    return configure
-
-
-def _wheel_requested(result) -> bool:
-    return str(N) in result.get_requested_partitions(AssetKey(WHEEL_ASSET))
-
-
-def test_the_wheel_follows_a_checked_build(sample_source, environment):
-    environment(sample_source)
-    with instance_for_test() as instance:
-        instance.add_dynamic_partitions("idc_version", [str(N)])
-        before = evaluate_automation_conditions(defs=defs, instance=instance)
-        job = defs.resolve_job_def(build_indices_job.name)
-        assert job.execute_in_process(instance=instance, partition_key=str(N)).success
-        after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
-        assert _wheel_requested(after)
-
-
-def test_a_failed_check_holds_the_wheel_back(null_key_source, environment):
-    environment(null_key_source)
-    with instance_for_test() as instance:
-        instance.add_dynamic_partitions("idc_version", [str(N)])
-        before = evaluate_automation_conditions(defs=defs, instance=instance)
-        job = defs.resolve_job_def(build_indices_job.name)
-        assert not job.execute_in_process(
-            instance=instance, partition_key=str(N), raise_on_error=False
-        ).success
-        after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=before.cursor)
-        assert not _wheel_requested(after)
 
 
 def test_the_local_instance_never_runs_one_version_twice_at_once(tmp_path, monkeypatch):
