@@ -10,14 +10,17 @@ newest release, and the condition that lets publishing follow a build on its own
 - `PUBLISH_WHEN_CHECKED`: downstream publishing assets materialize once every index of the
   version has been updated and all their blocking checks passed (declarative automation).
 
-Both the sensor and the schedule are off by default (`IDC_AUTOMATION=on` turns them on), so a
-local `dagster dev` never starts builds by itself.
+The sensor, the schedule and `publishing_automation` (the sensor that evaluates the automation
+conditions) are off by default (`IDC_AUTOMATION=on` turns them on), so a local `dagster dev` never
+starts builds by itself.
 """
 
 import os
 
 from dagster import (
+    AssetSelection,
     AutomationCondition,
+    AutomationConditionSensorDefinition,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -42,6 +45,17 @@ PUBLISH_WHEN_CHECKED = (
 def _default_status(kind):
     on = os.environ.get("IDC_AUTOMATION", "").lower() in ("on", "1", "true", "yes")
     return kind.RUNNING if on else kind.STOPPED
+
+
+# Evaluates PUBLISH_WHEN_CHECKED; on with the rest of the automation, so that IDC_AUTOMATION=on
+# takes a new IDC version all the way to the release.
+publishing_automation = AutomationConditionSensorDefinition(
+    "publishing_automation",
+    target=AssetSelection.all(),
+    default_status=_default_status(DefaultSensorStatus),
+    minimum_interval_seconds=60,
+    description="Materializes the wheel and the release once a version's blocking checks pass.",
+)
 
 
 def run_tags(idc_version: int, artifacts: ArtifactStore) -> dict[str, str]:

@@ -11,7 +11,7 @@ from .assets import (
     build_index_asset,
     source_asset_specs,
 )
-from .automation import new_idc_version_sensor, weekly_rebuild
+from .automation import new_idc_version_sensor, publishing_automation, weekly_rebuild
 from .checks import build_warning_checks
 from .gdc import STUDIES_QUERY, GDCCases
 from .publishing import PackageIndex, ReleaseTarget, idc_index_data_wheel, idc_index_release
@@ -62,7 +62,7 @@ defs = Definitions(
     ],
     asset_checks=warning_checks,
     jobs=[build_indices_job, package_job, release_job],
-    sensors=[new_idc_version_sensor],
+    sensors=[new_idc_version_sensor, publishing_automation],
     schedules=[weekly_rebuild],
     resources={
         "index_engine": IndexEngine(

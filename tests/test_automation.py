@@ -2,7 +2,10 @@
 instances and real sample snapshots. The declarative chain that follows a build (wheel, release)
 is exercised end to end in test_production_chain."""
 
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from dagster import (
@@ -116,3 +119,22 @@ def test_a_bad_row_drop_fraction_is_named(monkeypatch, value):
         ValueError, match=rf"IDC_MAX_ROW_DROP must be a fraction between 0 and 1, got '{value}'"
     ):
         settings.max_row_drop()
+
+
+@pytest.mark.parametrize(("setting", "status"), [("on", "RUNNING"), ("", "STOPPED")])
+def test_automation_setting_starts_the_sensors_and_schedule(setting, status, tmp_path):
+    probe = (
+        "from idc_index_assets.definitions import defs\n"
+        "items = [defs.get_sensor_def('new_idc_version_sensor'),"
+        " defs.get_sensor_def('publishing_automation'), defs.get_schedule_def('weekly_rebuild')]\n"
+        "print(' '.join(item.default_status.value for item in items))\n"
+        "selection = defs.get_sensor_def('publishing_automation').asset_selection\n"
+        "keys = selection.resolve(defs.resolve_asset_graph())\n"
+        "print(sorted(k.to_user_string() for k in keys if 'idc_index_' in k.to_user_string()))\n"
+    )
+    environment = {**os.environ, "IDC_AUTOMATION": setting, "DAGSTER_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=environment, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == " ".join([status] * 3)
+    assert "idc_index_data_wheel" in out[1] and "idc_index_release" in out[1]
