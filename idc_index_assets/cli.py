@@ -136,20 +136,20 @@ def _materialize(
     if version not in available:
         return _fail(f"IDC version {version} is not in the source (available: {available})")
 
-    instance = DagsterInstance.get()
-    partitions = "idc_version"
-    if not instance.has_dynamic_partition(partitions, str(version)):
-        instance.add_dynamic_partitions(partitions, [str(version)])
-    job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(
-        instance=instance,
-        partition_key=str(version),
-        asset_selection=[AssetKey(name) for name in selection],
-        raise_on_error=False,
-        # step progress and each index's row count, without the per-event debug lines
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        tags={"idc_version": str(version), "release_version": release},
-    )
+    # Entered, so that the definitions load against this instance and it is closed after the run.
+    with DagsterInstance.get() as instance:
+        partitions = "idc_version"
+        if not instance.has_dynamic_partition(partitions, str(version)):
+            instance.add_dynamic_partitions(partitions, [str(version)])
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance,
+            partition_key=str(version),
+            asset_selection=[AssetKey(name) for name in selection],
+            raise_on_error=False,
+            # step progress and each index's row count, without the per-event debug lines
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            tags={"idc_version": str(version), "release_version": release},
+        )
     directory = _resolved(store).directory(version)
     for event in result.all_events:
         if event.is_step_failure:

@@ -35,8 +35,9 @@ def _resources(source, tmp_path):
 
 def _tick(instance: DagsterInstance, resources, cursor=None):
     """One sensor evaluation, applying its partition requests as the daemon would."""
-    context = build_sensor_context(instance=instance, resources=resources, cursor=cursor)
-    result = new_idc_version_sensor(context)
+    # Entered and left like the daemon does, so the context's resources are released.
+    with build_sensor_context(instance=instance, resources=resources, cursor=cursor) as context:
+        result = new_idc_version_sensor(context)
     if isinstance(result, SkipReason):
         return [], cursor, result
     for request in result.dynamic_partitions_requests:
@@ -84,10 +85,11 @@ def test_an_unreadable_source_skips_the_tick_with_the_reason(tmp_path):
 def test_the_schedule_rebuilds_the_newest_built_version(sample_source, tmp_path):
     resources = _resources(sample_source, tmp_path)
     with instance_for_test() as instance:
-        context = build_schedule_context(instance=instance, resources=resources)
-        assert isinstance(weekly_rebuild(context), SkipReason)  # nothing built yet
+        with build_schedule_context(instance=instance, resources=resources) as context:
+            assert isinstance(weekly_rebuild(context), SkipReason)  # nothing built yet
         instance.add_dynamic_partitions("idc_version", [str(N)])
-        request = weekly_rebuild(build_schedule_context(instance=instance, resources=resources))
+        with build_schedule_context(instance=instance, resources=resources) as context:
+            request = weekly_rebuild(context)
         assert isinstance(request, RunRequest) and request.partition_key == str(N)
 
 

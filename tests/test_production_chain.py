@@ -89,10 +89,10 @@ class Daemon:
         """One sensor tick and its runs, then automation ticks until nothing more is requested;
         returns what ran, in order."""
         instance, ran = self.instance, []
-        context = build_sensor_context(
+        with build_sensor_context(
             instance=instance, resources=self.resources, cursor=self.sensor_cursor
-        )
-        result = new_idc_version_sensor(context)
+        ) as context:
+            result = new_idc_version_sensor(context)
         if isinstance(result, SkipReason):
             requests = []
         else:
