@@ -133,6 +133,15 @@ def _expand(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, position
 
 
+def _item_counts(
+    seed: int, series: np.ndarray, revision: np.ndarray, salt: int, most: int
+) -> np.ndarray:
+    """Items per instance, a function of the series content (series, revision): about one in
+    eight has none, the others 1 to `most`."""
+    u_count = uniform(seed, series, revision, salt)
+    return np.where(u_count < 0.12, 0, 1 + (u_count * most).astype(np.int64) % most)
+
+
 # --- referenced images --------------------------------------------------------------------------
 
 
@@ -229,10 +238,8 @@ def _segmentation_content(instances: InstanceRows, image_series: np.ndarray) -> 
     size = len(instances)
     rows = np.flatnonzero(instances.where("SEG"))
     seed, series, revision = instances.seed, instances.series[rows], instances.revision[rows]
-    # Segments: a function of the series content (series, revision); every instance of a series
-    # carries them all. About one SEG in eight has none.
-    u_count = uniform(seed, series, revision, 32)
-    segments = np.where(u_count < 0.12, 0, 1 + (u_count * 5).astype(np.int64) % 5)
+    # Segments: every instance of a series carries them all.
+    segments = _item_counts(seed, series, revision, 32, most=5)
     owner, position = _expand(segments)
     s_series, s_revision = series[owner], revision[owner]
     u_segment = uniform(seed, s_series, s_revision, position, 33)
@@ -334,8 +341,7 @@ def _structure_sets(instances: InstanceRows, image_series: np.ndarray) -> dict:
     rows = np.flatnonzero(instances.where("RTSTRUCT"))
     seed, series, revision = instances.seed, instances.series[rows], instances.revision[rows]
 
-    u_count = uniform(seed, series, revision, 41)
-    rois = np.where(u_count < 0.12, 0, 1 + (u_count * 6).astype(np.int64) % 6)
+    rois = _item_counts(seed, series, revision, 41, most=6)
     owner, position = _expand(rois)
     start = (uniform(seed, series, 42) * len(ROIS)).astype(np.int64)
     roi = (start[owner] + position) % len(ROIS)

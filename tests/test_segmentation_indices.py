@@ -149,18 +149,23 @@ def _expected_rtstruct(rtstruct_instances):
     return expected
 
 
+def _assert_one_row_per_series(rows, expected):
+    """The index has a row per expected series, in SeriesInstanceUID order, equal to it."""
+    assert rows
+    assert [row["SeriesInstanceUID"] for row in rows] == sorted(expected)
+    for row in rows:
+        assert row == expected[row["SeriesInstanceUID"]]
+
+
 # --- seg_index ----------------------------------------------------------------------------------
 
 
 def test_seg_index_has_one_row_per_segmentation_series_as_the_source_says(
     built_artifacts, seg_instances, dicom_all
 ):
-    rows = _index(built_artifacts, "seg_index")
-    expected = _expected_seg(seg_instances, dicom_all)
-    assert rows
-    assert [row["SeriesInstanceUID"] for row in rows] == sorted(expected)
-    for row in rows:
-        assert row == expected[row["SeriesInstanceUID"]]
+    _assert_one_row_per_series(
+        _index(built_artifacts, "seg_index"), _expected_seg(seg_instances, dicom_all)
+    )
 
 
 def test_seg_index_covers_the_edge_cases(built_artifacts, seg_instances):
@@ -222,12 +227,9 @@ def test_segmentations_refer_to_an_image_series_of_their_study(built_artifacts):
 def test_rtstruct_index_has_one_row_per_structure_set_series_as_the_source_says(
     built_artifacts, rtstruct_instances
 ):
-    rows = _index(built_artifacts, "rtstruct_index")
-    expected = _expected_rtstruct(rtstruct_instances)
-    assert rows
-    assert [row["SeriesInstanceUID"] for row in rows] == sorted(expected)
-    for row in rows:
-        assert row == expected[row["SeriesInstanceUID"]]
+    _assert_one_row_per_series(
+        _index(built_artifacts, "rtstruct_index"), _expected_rtstruct(rtstruct_instances)
+    )
 
 
 def test_rtstruct_index_covers_the_edge_cases(built_artifacts, rtstruct_instances):
