@@ -32,6 +32,7 @@ from dagster import (
     sensor,
 )
 
+from . import settings
 from .assets import IDC_VERSION_PARTITIONS
 from .resources import ArtifactStore, IndexEngine
 
@@ -43,8 +44,7 @@ PUBLISH_WHEN_CHECKED = (
 
 
 def _default_status(kind):
-    on = os.environ.get("IDC_AUTOMATION", "").lower() in ("on", "1", "true", "yes")
-    return kind.RUNNING if on else kind.STOPPED
+    return kind.RUNNING if settings.switched_on(os.environ.get("IDC_AUTOMATION")) else kind.STOPPED
 
 
 # Evaluates PUBLISH_WHEN_CHECKED; on with the rest of the automation, so that IDC_AUTOMATION=on

@@ -35,6 +35,7 @@ from dagster_gcp import GCSResource
 from pydantic import Field
 from tqdm import tqdm
 
+from . import settings
 from .assets import IDC_VERSION_PARTITIONS, RETRY_POLICY
 from .automation import PUBLISH_WHEN_CHECKED
 from .checks import BLOCKING_CHECKS, evaluate_files
@@ -133,6 +134,12 @@ def _refusal(context: AssetExecutionContext, what: str, problems: list[str]) -> 
     )
 
 
+UPLOAD_TIMEOUT_S = 900
+# How package indices refuse a file they have: PyPI "400 File already exists", pypiserver
+# "Package '<file>' already exists!", others 409 Conflict.
+_ALREADY_THERE = re.compile(r"already exists|409 Conflict", re.IGNORECASE)
+
+
 class PackageIndex(ConfigurableResource):
     """A package index the wheel is uploaded to (the PyPI upload API, through twine), when a URL
     is configured; credentials come from the environment and never reach a command line or log."""
@@ -171,12 +178,6 @@ class PackageIndex(ConfigurableResource):
         if _ALREADY_THERE.search(output):
             return f"{wheel.name} is already on {self.url}; not replaced"
         raise RuntimeError(f"uploading {wheel.name} to {self.url} failed:\n{output}")
-
-
-UPLOAD_TIMEOUT_S = 900
-# How package indices refuse a file they have: PyPI "400 File already exists", pypiserver
-# "Package '<file>' already exists!", others 409 Conflict.
-_ALREADY_THERE = re.compile(r"already exists|409 Conflict", re.IGNORECASE)
 
 
 @asset(
@@ -234,9 +235,13 @@ class ReleaseTarget(ConfigurableResource):
         description="on: set CORS (GET/HEAD with Range) and public read on the bucket first",
     )
 
+    @property
+    def on_gcs(self) -> bool:
+        return self.bucket.startswith("gs://")
+
     @contextlib.contextmanager
     def open(self) -> Iterator[ReleaseBucket]:
-        if not self.bucket.startswith("gs://"):
+        if not self.on_gcs:
             yield open_bucket(self.bucket)
             return
         client = GCSResource(project=self.gcp_project or None).get_client()
@@ -245,21 +250,29 @@ class ReleaseTarget(ConfigurableResource):
         finally:
             client.close()
 
-    def public_url(self, path: str) -> str:
-        if self.bucket.startswith("gs://"):
-            return f"https://storage.googleapis.com/{self.bucket.removeprefix('gs://')}/{path}"
-        return str(Path(self.bucket).resolve() / path)
+    def link(self, path: str) -> MetadataValue:
+        """Where readers find `path`: its public URL on GCS, else its local path."""
+        if self.on_gcs:
+            bucket = self.bucket.removeprefix("gs://")
+            return MetadataValue.url(f"https://storage.googleapis.com/{bucket}/{path}")
+        return MetadataValue.path(str(Path(self.bucket).resolve() / path))
 
     @property
     def workers(self) -> int:
-        workers = int(self.concurrency)
+        try:
+            workers = int(self.concurrency)
+        except ValueError:
+            workers = 0
         if workers < 1:
-            raise ValueError(f"IDC_RELEASE_CONCURRENCY must be at least 1, got {workers}")
+            raise ValueError(
+                f"IDC_RELEASE_CONCURRENCY must be a whole number of at least 1, "
+                f"got {self.concurrency!r}"
+            )
         return workers
 
     @property
     def configures_bucket(self) -> bool:
-        return self.configure_bucket.lower() in ("on", "1", "true", "yes")
+        return settings.switched_on(self.configure_bucket)
 
 
 class _Progress:
@@ -329,6 +342,10 @@ def idc_index_release(
     idc_version = parse_idc_version(context.partition_key)
     release_version = artifacts.release_version_for(idc_version)
     directory = artifacts.directory(idc_version)
+    try:
+        workers = release_target.workers
+    except ValueError as error:  # a bad setting: fail before any work, and do not retry
+        raise Failure(description=str(error), allow_retries=False) from error
     what = f"not publishing IDC version {idc_version} as release {release_version}"
     problems = unchecked_materializations(context.instance, context.partition_key, RELEASED_INDICES)
     problems += blocking_failures(directory, idc_version, release_version, RELEASED_INDICES)
@@ -350,7 +367,7 @@ def idc_index_release(
                 release_version,
                 idc_version,
                 indices=[spec.name for spec in RELEASED_INDICES],
-                concurrency=release_target.workers,
+                concurrency=workers,
                 progress=progress,
                 log=context.log.info,
             )
@@ -365,9 +382,7 @@ def idc_index_release(
             "release_version": release_version,
             "idc_version": idc_version,
             "created": report.created,
-            "url": MetadataValue.url(release_target.public_url(versioned))
-            if release_target.bucket.startswith("gs://")
-            else MetadataValue.path(release_target.public_url(versioned)),
+            "url": release_target.link(versioned),
             "bytes_uploaded": report.bytes_uploaded,
             "bytes_copied": report.bytes_copied,
             "deleted_from_current": len(report.deleted),

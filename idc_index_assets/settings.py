@@ -70,6 +70,11 @@ def apply_defaults() -> None:
         instance_config.write_text(INSTANCE_CONFIG)
 
 
+def switched_on(value: str | None) -> bool:
+    """An on/off setting: on, 1, true or yes (any case) is on; anything else is off."""
+    return (value or "").strip().lower() in ("on", "1", "true", "yes")
+
+
 def max_row_drop() -> float:
     value = os.environ.get("IDC_MAX_ROW_DROP", DEFAULTS["IDC_MAX_ROW_DROP"])
     try:

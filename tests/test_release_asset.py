@@ -172,6 +172,17 @@ def test_a_release_version_other_than_the_artifacts_is_refused(built, monkeypatc
     assert not (tmp_path / "bucket").exists()
 
 
+@pytest.mark.parametrize("setting", ["0", "four"])
+def test_a_bad_concurrency_setting_is_named(built, monkeypatch, tmp_path, setting):
+    instance, _ = built
+    monkeypatch.setenv("IDC_RELEASE_CONCURRENCY", setting)
+    result = run(instance, "release_job", [RELEASE_ASSET])
+    assert not result.success
+    message = f"IDC_RELEASE_CONCURRENCY must be a whole number of at least 1, got '{setting}'"
+    assert message in failures(result)
+    assert not (tmp_path / "bucket").exists()
+
+
 def test_release_to_gcs_through_the_resource(built, gcs, monkeypatch):
     """IDC_RELEASE_BUCKET=gs://… goes through dagster-gcp's GCSResource to the server named by
     STORAGE_EMULATOR_HOST, with no credentials configured."""
