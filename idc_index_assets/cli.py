@@ -48,7 +48,7 @@ def _dry_run(selection: list[str], idc_version: str | None) -> int:
     from .definitions import defs
     from .engines import EngineError
     from .gdc import STUDIES_QUERY
-    from .queries import load_query, parse_idc_version
+    from .queries import load_query
     from .registry import GDC_MAPPING
 
     engine = _resolved(defs.resources["index_engine"])
@@ -57,16 +57,9 @@ def _dry_run(selection: list[str], idc_version: str | None) -> int:
             "--dry-run reports BigQuery bytes and needs the bigquery engine "
             f"(IDC_ENGINE=bigquery); IDC_ENGINE is {engine.engine!r}"
         )
-    try:
-        available = engine.available_versions()
-    except Exception as error:
-        return _fail(f"cannot list the IDC versions of the source: {error}")
-    try:
-        version = parse_idc_version(idc_version) if idc_version else max(available, default=0)
-    except ValueError as error:
-        return _fail(str(error))
-    if version not in available:
-        return _fail(f"IDC version {version} is not in the source (available: {available})")
+    version = _pick_version(engine, idc_version)
+    if isinstance(version, str):
+        return _fail(version)
     total = 0
     for name in selection:
         # The GDC mapping's BigQuery part is its studies query; its cases come from the GDC API.
@@ -106,6 +99,28 @@ def _release(args: argparse.Namespace) -> int:
     return code
 
 
+def _pick_version(engine, idc_version: str | None) -> int | str:
+    """The IDC version to work on (the requested one, else the source's newest), or why none."""
+    from .queries import parse_idc_version
+
+    try:
+        available = engine.available_versions()
+    except Exception as error:
+        return f"cannot list the IDC versions of the source: {error}"
+    if not available:
+        return (
+            f"no IDC release in the source {os.environ['IDC_SOURCE_DIR']}; "
+            "run `idc-index-assets sample` first or set IDC_SOURCE_DIR"
+        )
+    try:
+        version = parse_idc_version(idc_version) if idc_version else available[-1]
+    except ValueError as error:
+        return str(error)
+    if version not in available:
+        return f"IDC version {version} is not in the source (available: {available})"
+    return version
+
+
 def _materialize(
     selection: list[str], idc_version: str | None, release_version: str | None, job_name: str
 ) -> int:
@@ -114,27 +129,17 @@ def _materialize(
     from dagster import AssetKey, DagsterInstance
 
     from .definitions import defs
-    from .queries import parse_idc_version
 
     if release_version:
         os.environ["IDC_RELEASE_VERSION"] = release_version
-    engine, store = defs.resources["index_engine"], defs.resources["artifacts"]
+    store = _resolved(defs.resources["artifacts"])
+    version = _pick_version(_resolved(defs.resources["index_engine"]), idc_version)
+    if isinstance(version, str):
+        return _fail(version)
     try:
-        available = _resolved(engine).available_versions()
-    except Exception as error:
-        return _fail(f"cannot list the IDC versions of the source: {error}")
-    if not available:
-        return _fail(
-            f"no IDC release in the source {os.environ['IDC_SOURCE_DIR']}; "
-            "run `idc-index-assets sample` first or set IDC_SOURCE_DIR"
-        )
-    try:
-        version = parse_idc_version(idc_version) if idc_version else available[-1]
-        release = _resolved(store).release_version_for(version)
+        release = store.release_version_for(version)
     except ValueError as error:
         return _fail(str(error))
-    if version not in available:
-        return _fail(f"IDC version {version} is not in the source (available: {available})")
 
     # Entered, so that the definitions load against this instance and it is closed after the run.
     with DagsterInstance.get() as instance:
@@ -150,7 +155,7 @@ def _materialize(
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             tags={"idc_version": str(version), "release_version": release},
         )
-    directory = _resolved(store).directory(version)
+    directory = store.directory(version)
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
