@@ -17,11 +17,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +27,8 @@ import pyarrow.parquet as pq
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
+
+from tests.loopback import free_port, wait_until_answering
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SERVER_VENV = REPOSITORY / ".venv" / "bigquery-server"
@@ -67,18 +65,12 @@ def server_executable() -> Path | None:
     return Path(found) if found else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class BigQueryServer:
     """crucible-emulator serving BigQuery's REST API at `url`, state in `database`."""
 
     def __init__(self, executable: Path, database: Path, port: int | None = None):
         self.executable, self.database = executable, database
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen | None = None
 
@@ -92,17 +84,13 @@ class BigQueryServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the BigQuery server exited with {self._process.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_crucible/health", timeout=1):
-                    return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the BigQuery server did not answer on {self.url} within {timeout}s")
+        try:
+            wait_until_answering(
+                self._process, f"{self.url}/_crucible/health", "the BigQuery server", timeout, 0.1
+            )
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

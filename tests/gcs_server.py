@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.loopback import free_port, wait_until_answering
 
 
 def available() -> bool:
@@ -31,15 +29,9 @@ def _binary() -> Path:
     return _get_binary_path()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class FakeGcsServer:
     def __init__(self, root: Path, port: int | None = None):
-        self.root, self.port = root, port or _free_port()
+        self.root, self.port = root, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._process: subprocess.Popen | None = None
 
@@ -65,17 +57,13 @@ class FakeGcsServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"fake-gcs-server exited with {self._process.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/storage/v1/b", timeout=1):
-                    return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"fake-gcs-server did not answer on {self.url} within {timeout}s")
+        try:
+            wait_until_answering(
+                self._process, f"{self.url}/storage/v1/b", "fake-gcs-server", timeout
+            )
+        except RuntimeError:
+            self.kill()
+            raise
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no chance to finish what it was doing."""

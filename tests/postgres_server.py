@@ -4,12 +4,13 @@ as root (the server refuses to run as root)."""
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.loopback import free_port
 
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
@@ -25,18 +26,12 @@ def available() -> bool:
     return _binary("initdb") is not None and _binary("pg_ctl") is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Start a server with a `dagster` database; yields its URL; stops and removes it after."""
     # Directly under the system temp dir: the server's user must be able to reach it.
     directory = Path(tempfile.mkdtemp(prefix="idc-postgres-"))
-    data, port = directory / "data", _free_port()
+    data, port = directory / "data", free_port()
     as_user: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")

@@ -2,10 +2,8 @@
 loopback that requires a login, then pip installing from that index."""
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
@@ -15,15 +13,10 @@ from idc_index_assets.cli import main
 from idc_index_assets.package import wheel_filename
 
 from .conftest import SAMPLE_VERSIONS
+from .loopback import free_port, wait_until_answering
 
 RELEASE = f"{SAMPLE_VERSIONS}.0.0"
 USER, PASSWORD = "publisher", "s3cret-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -34,7 +27,7 @@ def package_index(tmp_path):
     logins = HtpasswdFile(str(passwords), new=True)
     logins.set_password(USER, PASSWORD)
     logins.save()
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             *(sys.executable, "-m", "pypiserver", "run", "-i", "127.0.0.1", "-p", str(port)),
@@ -45,15 +38,7 @@ def package_index(tmp_path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/simple/", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("pypiserver did not start") from None
-                time.sleep(0.2)
+        wait_until_answering(server, f"{url}/simple/", "pypiserver", timeout=30, interval=0.2)
         yield url
     finally:
         server.kill()
