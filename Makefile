@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The BigQuery API server of the BigQuery engine tests (crucible-emulator) pins DuckDB and sqlglot
 # versions of its own, so it lives in a virtual environment of its own.
-$(BIGQUERY_SERVER_VENV)/.installed: tests/bigquery-server-requirements.txt
+$(BIGQUERY_SERVER_VENV)/.installed: tests/servers/bigquery-server-requirements.txt
 	python3 -m venv $(BIGQUERY_SERVER_VENV)
 	$(BIGQUERY_SERVER_VENV)/bin/pip install --quiet -r $<
 	touch $@

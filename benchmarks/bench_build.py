@@ -23,10 +23,10 @@ from pathlib import Path
 
 def _streaming(source: Path, out: Path, memory_limit: str) -> dict:
     """What `build_index` does inside the asset, without the Dagster resource around the engine."""
-    from idc_index_assets.artifacts import write_index
-    from idc_index_assets.engines import DuckDBEngine
-    from idc_index_assets.queries import load_query
-    from idc_index_assets.registry import INDEX_BY_NAME
+    from idc_index_assets.engines.duckdb import DuckDBEngine
+    from idc_index_assets.indices.queries import load_query
+    from idc_index_assets.indices.registry import INDEX_BY_NAME
+    from idc_index_assets.indices.writer import write_index
 
     query = load_query("idc_index")
     sql = query.render(1)
@@ -49,8 +49,9 @@ def _naive(source: Path, out: Path, memory_limit: str) -> dict:
     import duckdb
     import pyarrow.parquet as pq
 
-    from idc_index_assets.engines import DuckDBEngine, transpile_to_duckdb
-    from idc_index_assets.queries import load_query
+    from idc_index_assets.engines.duckdb import DuckDBEngine
+    from idc_index_assets.engines.semantics import transpile_to_duckdb
+    from idc_index_assets.indices.queries import load_query
 
     sql = load_query("idc_index").render(1)
     engine = DuckDBEngine(source)
@@ -73,10 +74,10 @@ def _naive(source: Path, out: Path, memory_limit: str) -> dict:
 def _child(mode: str, source: str, out: str, memory_limit: str) -> None:
     # Both paths' libraries are imported before the clock starts: only the build is timed.
     import duckdb  # noqa: F401
+    import idc_index_assets.artifacts
     import pandas  # noqa: F401
 
-    import idc_index_assets.artifacts
-    import idc_index_assets.engines  # noqa: F401
+    import idc_index_assets.engines.duckdb  # noqa: F401
 
     start = time.perf_counter()
     result = {"streaming": _streaming, "naive": _naive}[mode](Path(source), Path(out), memory_limit)
@@ -119,7 +120,7 @@ def main() -> None:
         _child(*args.child)
         return
 
-    from idc_index_assets.sample import generate_sample
+    from idc_index_assets.sample.generate import generate_sample
 
     with tempfile.TemporaryDirectory() as scratch:
         probe = Path(scratch) / "probe"

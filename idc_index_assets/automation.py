@@ -19,7 +19,6 @@ import os
 
 from dagster import (
     AssetSelection,
-    AutomationCondition,
     AutomationConditionSensorDefinition,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -32,15 +31,12 @@ from dagster import (
     sensor,
 )
 
-from . import settings
-from .assets import IDC_VERSION_PARTITIONS
-from .resources import ArtifactStore, IndexEngine
+from idc_index_assets import settings
+from idc_index_assets.engines.resource import IndexEngine
+from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS
+from idc_index_assets.indices.store import ArtifactStore
 
 BUILD_JOB = "build_indices"
-
-PUBLISH_WHEN_CHECKED = (
-    AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
-).with_label("eager, after every upstream blocking check passed")
 
 
 def _default_status(kind):

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import settings
+from idc_index_assets import settings
 
 
 def _fail(message: str) -> int:
@@ -17,7 +17,7 @@ def _fail(message: str) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from .sample import generate_sample
+    from idc_index_assets.sample.generate import generate_sample
 
     out = Path(args.out or os.environ["IDC_SOURCE_DIR"])
     try:
@@ -31,7 +31,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .definitions import index_assets
+    from idc_index_assets.definitions import index_assets
 
     names = [a.key.to_user_string() for a in index_assets]
     selection = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else names
@@ -45,11 +45,11 @@ def _build(args: argparse.Namespace) -> int:
 
 def _dry_run(selection: list[str], idc_version: str | None) -> int:
     """Print the bytes each selected index's query would scan in BigQuery; nothing runs."""
-    from .definitions import defs
-    from .engines import EngineError
-    from .gdc import STUDIES_QUERY
-    from .queries import load_query
-    from .registry import GDC_MAPPING
+    from idc_index_assets.definitions import defs
+    from idc_index_assets.engines.base import EngineError
+    from idc_index_assets.gdc.cases import STUDIES_QUERY
+    from idc_index_assets.indices.queries import load_query
+    from idc_index_assets.indices.registry import GDC_MAPPING
 
     engine = _resolved(defs.resources["index_engine"])
     if engine.engine != "bigquery":
@@ -81,13 +81,13 @@ def _dry_run(selection: list[str], idc_version: str | None) -> int:
 
 
 def _package(args: argparse.Namespace) -> int:
-    from .publishing import WHEEL_ASSET
+    from idc_index_assets.releases.assets import WHEEL_ASSET
 
     return _materialize([WHEEL_ASSET], args.idc_version, args.version, "package")
 
 
 def _release(args: argparse.Namespace) -> int:
-    from .publishing import RELEASE_ASSET, WHEEL_ASSET
+    from idc_index_assets.releases.assets import RELEASE_ASSET, WHEEL_ASSET
 
     if args.bucket:
         os.environ["IDC_RELEASE_BUCKET"] = args.bucket
@@ -101,7 +101,7 @@ def _release(args: argparse.Namespace) -> int:
 
 def _pick_version(engine, idc_version: str | None) -> int | str:
     """The IDC version to work on (the requested one, else the source's newest), or why none."""
-    from .queries import parse_idc_version
+    from idc_index_assets.indices.queries import parse_idc_version
 
     try:
         available = engine.available_versions()
@@ -128,7 +128,7 @@ def _materialize(
     persistent instance; prints where the artifacts are. Arguments are checked before any work."""
     from dagster import AssetKey, DagsterInstance
 
-    from .definitions import defs
+    from idc_index_assets.definitions import defs
 
     if release_version:
         os.environ["IDC_RELEASE_VERSION"] = release_version
@@ -181,9 +181,13 @@ def _materialize(
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .checks import verify_directory
-    from .registry import RELEASED_INDICES
-    from .validation import IDC_VERSION_KEY, RELEASE_VERSION_KEY, index_files
+    from idc_index_assets.indices.checks import verify_directory
+    from idc_index_assets.indices.registry import RELEASED_INDICES
+    from idc_index_assets.indices.validation import (
+        IDC_VERSION_KEY,
+        RELEASE_VERSION_KEY,
+        index_files,
+    )
 
     directory = Path(args.path)
     if not directory.is_dir():

@@ -4,20 +4,30 @@ import warnings
 
 from dagster import AssetSelection, Definitions, EnvVar, PreviewWarning, define_asset_job
 
-from . import settings
-from .assets import (
+from idc_index_assets import settings
+from idc_index_assets.automation import (
+    new_idc_version_sensor,
+    publishing_automation,
+    weekly_rebuild,
+)
+from idc_index_assets.engines.resource import IndexEngine
+from idc_index_assets.gdc.assets import build_gdc_mapping_asset
+from idc_index_assets.gdc.cases import STUDIES_QUERY, GDCCases
+from idc_index_assets.indices.assets import (
     IDC_VERSION_PARTITIONS,
-    build_gdc_mapping_asset,
     build_index_asset,
     source_asset_specs,
 )
-from .automation import new_idc_version_sensor, publishing_automation, weekly_rebuild
-from .checks import build_warning_checks
-from .gdc import STUDIES_QUERY, GDCCases
-from .publishing import PackageIndex, ReleaseTarget, idc_index_data_wheel, idc_index_release
-from .queries import load_query
-from .registry import INDICES, RELEASED_INDICES
-from .resources import ArtifactStore, IndexEngine
+from idc_index_assets.indices.checks import build_warning_checks
+from idc_index_assets.indices.queries import load_query
+from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
+from idc_index_assets.indices.store import ArtifactStore
+from idc_index_assets.releases.assets import (
+    PackageIndex,
+    ReleaseTarget,
+    idc_index_data_wheel,
+    idc_index_release,
+)
 
 settings.apply_defaults()
 # Checks partitioned like their assets (results per IDC version) are a preview feature; we use it.

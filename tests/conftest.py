@@ -10,12 +10,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from idc_index_assets.build import build_index
-from idc_index_assets.queries import SOURCE_PROJECT, load_query
-from idc_index_assets.registry import INDICES
-from idc_index_assets.resources import ArtifactStore, IndexEngine
-from idc_index_assets.sample import generate_sample
-from tests import gcs_server
+from idc_index_assets.engines.resource import IndexEngine
+from idc_index_assets.indices.build import build_index
+from idc_index_assets.indices.queries import load_query
+from idc_index_assets.indices.registry import INDICES
+from idc_index_assets.indices.store import ArtifactStore
+from idc_index_assets.sample.generate import generate_sample
+from idc_index_assets.sources.tables import SOURCE_PROJECT
+from tests.servers import gcs_server
 
 SAMPLE_VERSIONS = 3
 

@@ -18,10 +18,10 @@ from dagster import (
 )
 
 from idc_index_assets.automation import new_idc_version_sensor, weekly_rebuild
-from idc_index_assets.queries import SOURCE_PROJECT
-from idc_index_assets.resources import ArtifactStore, IndexEngine
-
-from .conftest import SAMPLE_VERSIONS
+from idc_index_assets.engines.resource import IndexEngine
+from idc_index_assets.indices.store import ArtifactStore
+from idc_index_assets.sources.tables import SOURCE_PROJECT
+from tests.conftest import SAMPLE_VERSIONS
 
 N = SAMPLE_VERSIONS
 

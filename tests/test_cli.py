@@ -5,8 +5,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from idc_index_assets.cli import main
-
-from .conftest import SAMPLE_VERSIONS
+from tests.conftest import SAMPLE_VERSIONS
 
 
 @pytest.fixture

@@ -21,12 +21,12 @@ from dagster import (
 
 from idc_index_assets.automation import new_idc_version_sensor
 from idc_index_assets.definitions import defs
-from idc_index_assets.publishing import RELEASE_ASSET, WHEEL_ASSET
-from idc_index_assets.release import ARTIFACTS, CURRENT, MANIFEST
-from idc_index_assets.resources import ArtifactStore, IndexEngine
-from tests import postgres_server
-
-from .conftest import SAMPLE_VERSIONS
+from idc_index_assets.engines.resource import IndexEngine
+from idc_index_assets.indices.store import ArtifactStore
+from idc_index_assets.releases.assets import RELEASE_ASSET, WHEEL_ASSET
+from idc_index_assets.releases.publish import ARTIFACTS, CURRENT, MANIFEST
+from tests.conftest import SAMPLE_VERSIONS
+from tests.servers import postgres_server
 
 N = SAMPLE_VERSIONS
 DEPLOY_CONFIG = Path(__file__).parents[1] / "deploy" / "dagster.yaml"

@@ -1,0 +1,89 @@
+"""The `IndexEngine` resource: where index queries run. Assets talk to it only and never branch
+on the engine behind it (BigQuery, or DuckDB over a local snapshot)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from idc_index_assets.engines.base import QueryRun
+from idc_index_assets.engines.bigquery import BigQueryEngine, IDCBigQueryResource
+from idc_index_assets.engines.duckdb import DuckDBEngine
+from idc_index_assets.sources.tables import SOURCE_PROJECT
+
+
+class IndexEngine(ConfigurableResource):
+    """Runs index queries: on BigQuery, or embedded in DuckDB over a local source snapshot."""
+
+    engine: str = Field(default="duckdb", description="duckdb (default) or bigquery")
+    source_dir: str = Field(
+        default="data/source", description="Root of the local source snapshot (duckdb engine)"
+    )
+    duckdb_memory_limit: str = Field(
+        default="4GB", description="DuckDB memory limit; spills beyond"
+    )
+    gcp_project: str = Field(default="", description="BigQuery billing project (empty: ADC's)")
+    bigquery_api_endpoint: str = Field(
+        default="", description="BigQuery API endpoint (empty: Google's; set for an emulator)"
+    )
+    maximum_bytes_billed: str = Field(
+        default="0", description="Refuse BigQuery queries billing more bytes than this (0: no cap)"
+    )
+
+    def _duckdb(self) -> DuckDBEngine:
+        return DuckDBEngine(Path(self.source_dir), memory_limit=self.duckdb_memory_limit)
+
+    def _bigquery(self) -> BigQueryEngine:
+        resource = IDCBigQueryResource(
+            project=self.gcp_project or None, api_endpoint=self.bigquery_api_endpoint or None
+        )
+        return BigQueryEngine(resource, maximum_bytes_billed=int(self.maximum_bytes_billed or 0))
+
+    def _primary(self) -> DuckDBEngine | BigQueryEngine:
+        if self.engine == "duckdb":
+            return self._duckdb()
+        if self.engine == "bigquery":
+            return self._bigquery()
+        raise ValueError(f"IDC_ENGINE must be 'duckdb' or 'bigquery', got {self.engine!r}")
+
+    @contextlib.contextmanager
+    def run(
+        self, sql: str, *, query_file: str, local_tables: dict[str, Path] | None = None
+    ) -> Iterator[QueryRun]:
+        # A query over other indices reads their local artifact files, whichever engine made them.
+        runner = self._duckdb() if local_tables else self._primary()
+        with runner.run(sql, query_file=query_file, local_tables=local_tables) as run:
+            yield run
+
+    def dry_run(self, sql: str, *, query_file: str, reads_local_tables: bool = False) -> int:
+        """The bytes BigQuery would scan for the query, without running it. A query over other
+        indices runs in DuckDB over their local files and scans nothing in BigQuery: 0."""
+        if self.engine != "bigquery":
+            raise ValueError(
+                f"a dry run needs the bigquery engine (IDC_ENGINE=bigquery); it is {self.engine!r}"
+            )
+        if reads_local_tables:
+            return 0
+        return self._bigquery().dry_run(sql, query_file=query_file)
+
+    def available_versions(self) -> list[int]:
+        """The IDC versions the source offers, oldest first."""
+        if self.engine == "duckdb":
+            if Path(self.source_dir).exists() and not Path(self.source_dir).is_dir():
+                raise NotADirectoryError(
+                    f"the source snapshot {self.source_dir} is not a directory"
+                )
+            root = Path(self.source_dir) / SOURCE_PROJECT
+            found = [re.fullmatch(r"idc_v(\d+)", p.name) for p in root.glob("idc_v*")]
+            return sorted(int(m[1]) for m in found if m)
+        with self._bigquery().resource.get_client() as client:
+            rows = client.query(
+                f"SELECT MAX(idc_version) AS v FROM `{SOURCE_PROJECT}.idc_current.version_metadata`"
+            ).result()
+            newest = next(iter(rows)).v
+        return list(range(1, int(newest) + 1))

@@ -1,0 +1,277 @@
+"""Checks that guard every index.
+
+Blocking (declared on the asset itself and evaluated on the files it has just written, per IDC
+version): `schema_contract`, `integrity`, `primary_key`. The contract and integrity checks also run
+inside the build before the new files replace the old ones, so an index that fails them never
+replaces the previous good artifacts; the build then reports the failed checks and fails the step.
+
+Warning (separate asset checks, runnable on their own from the UI): `references` (values resolve in
+the index they refer to) and `row_count_drift` (against the previous IDC version's
+materialization).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    AssetRecordsFilter,
+    asset_check,
+)
+
+from idc_index_assets.indices.registry import INDEX_BY_NAME, IndexSpec
+from idc_index_assets.indices.validation import (
+    CONTRACT_CHECK,
+    INTEGRITY_CHECK,
+    check_contract,
+    check_integrity,
+    index_files,
+)
+
+KEY_CHECK = "primary_key"
+REFERENCES_CHECK = "references"
+DRIFT_CHECK = "row_count_drift"
+BLOCKING_CHECKS = (CONTRACT_CHECK, INTEGRITY_CHECK, KEY_CHECK)
+EXAMPLES = 5
+
+_DESCRIPTIONS = {
+    CONTRACT_CHECK: "Columns, order, types and modes equal the output contract, and the schema file "
+    "describes exactly those columns, each with a description.",
+    INTEGRITY_CHECK: "The sha256 sidecar matches the parquet's bytes, and the parquet's embedded "
+    "release and IDC versions are the expected ones.",
+    KEY_CHECK: "The primary key is unique and never null.",
+    REFERENCES_CHECK: "Every reference to another index resolves in that index.",
+    DRIFT_CHECK: "The row count did not drop by more than the allowed fraction since the previous "
+    "IDC version.",
+}
+
+
+@dataclass
+class Outcome:
+    """One check's result on files: problems (empty = passed) and metadata for the UI."""
+
+    name: str
+    problems: list[str] = field(default_factory=list)
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def result(self, asset_key: AssetKey, severity=AssetCheckSeverity.ERROR) -> AssetCheckResult:
+        metadata = {"violations": len(self.problems), **self.metadata}
+        if self.problems:
+            metadata["problems"] = "\n".join(self.problems[:20])
+        return AssetCheckResult(
+            asset_key=asset_key,
+            check_name=self.name,
+            passed=self.passed,
+            severity=severity,
+            metadata=metadata,
+            description=self.problems[0] if self.problems else None,
+        )
+
+
+def blocking_check_specs(spec: IndexSpec, partitions_def) -> list[AssetCheckSpec]:
+    return [
+        AssetCheckSpec(
+            name,
+            asset=spec.name,
+            blocking=True,
+            description=_DESCRIPTIONS[name],
+            partitions_def=partitions_def,
+        )
+        for name in BLOCKING_CHECKS
+    ]
+
+
+def contract_outcomes(
+    spec: IndexSpec, directory: Path, *, release_version: str | None, idc_version: int | None
+) -> list[Outcome]:
+    return [
+        Outcome(CONTRACT_CHECK, check_contract(directory, spec.contract)),
+        Outcome(
+            INTEGRITY_CHECK,
+            check_integrity(
+                directory, spec.name, release_version=release_version, idc_version=idc_version
+            ),
+        ),
+    ]
+
+
+def key_outcome(spec: IndexSpec, directory: Path) -> Outcome:
+    parquet = index_files(directory, spec.name)["parquet"]
+    keys = ", ".join(f'"{column}"' for column in spec.primary_key)
+    null_condition = " OR ".join(f'"{column}" IS NULL' for column in spec.primary_key)
+    with duckdb.connect() as connection:
+        scan = f"read_parquet('{_sql_literal(parquet)}')"
+        nulls = connection.execute(
+            f"SELECT count(*) FROM {scan} WHERE {null_condition}"
+        ).fetchone()[0]
+        duplicates = connection.execute(
+            f"SELECT {keys}, count(*) AS n FROM {scan} GROUP BY ALL HAVING count(*) > 1 "
+            f"ORDER BY n DESC, {keys} LIMIT {EXAMPLES}"
+        ).fetchall()
+        duplicate_keys = connection.execute(
+            f"SELECT count(*) FROM (SELECT {keys} FROM {scan} GROUP BY ALL HAVING count(*) > 1)"
+        ).fetchone()[0]
+    problems = []
+    if nulls:
+        problems.append(f"{nulls} rows with a NULL in the key ({', '.join(spec.primary_key)})")
+    if duplicate_keys:
+        shown = ", ".join(str(row[:-1] if len(row) > 2 else row[0]) for row in duplicates)
+        problems.append(f"{duplicate_keys} duplicated key values, e.g. {shown}")
+    return Outcome(
+        KEY_CHECK,
+        problems,
+        {
+            "key": ", ".join(spec.primary_key),
+            "null_keys": nulls,
+            "duplicated_keys": duplicate_keys,
+            "examples": [str(row[:-1]) for row in duplicates],
+        },
+    )
+
+
+def reference_outcome(spec: IndexSpec, directory: Path) -> Outcome:
+    problems: list[str] = []
+    metadata: dict[str, object] = {}
+    parquet = index_files(directory, spec.name)["parquet"]
+    with duckdb.connect() as connection:
+        for reference in spec.references:
+            target = index_files(directory, reference.index)["parquet"]
+            label = f"{reference.column} → {reference.index}.{reference.target_column}"
+            if not target.exists():
+                problems.append(f"{label}: {target} does not exist")
+                continue
+            dangling_sql = (
+                f'SELECT DISTINCT s."{reference.column}" AS v '
+                f"FROM read_parquet('{_sql_literal(parquet)}') s "
+                f"ANTI JOIN read_parquet('{_sql_literal(target)}') t "
+                f'ON s."{reference.column}" = t."{reference.target_column}" '
+                f'WHERE s."{reference.column}" IS NOT NULL'
+            )
+            count = connection.execute(f"SELECT count(*) FROM ({dangling_sql})").fetchone()[0]
+            examples = [
+                row[0]
+                for row in connection.execute(
+                    f"{dangling_sql} ORDER BY v LIMIT {EXAMPLES}"
+                ).fetchall()
+            ]
+            metadata[f"dangling {label}"] = count
+            if count:
+                problems.append(f"{label}: {count} values do not resolve, e.g. {examples}")
+    return Outcome(REFERENCES_CHECK, problems, metadata)
+
+
+def _sql_literal(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def evaluate_files(
+    spec: IndexSpec, directory: Path, *, release_version: str | None, idc_version: int | None
+) -> list[Outcome]:
+    """Blocking checks on a directory of artifacts (the build, the asset and `verify` share it)."""
+    outcomes = contract_outcomes(
+        spec, directory, release_version=release_version, idc_version=idc_version
+    )
+    if index_files(directory, spec.name)["parquet"].exists() and outcomes[0].passed:
+        outcomes.append(key_outcome(spec, directory))
+    else:
+        outcomes.append(Outcome(KEY_CHECK, ["not evaluated: the file is missing or unreadable"]))
+    return outcomes
+
+
+# --- warning checks, as separate asset checks -----------------------------------------------------
+
+
+def build_warning_checks(
+    spec: IndexSpec, partitions_def, max_row_drop: float
+) -> list[AssetChecksDefinition]:
+    from idc_index_assets.indices.store import ArtifactStore
+
+    checks = []
+    if spec.references:
+        targets = sorted({reference.index for reference in spec.references})
+
+        @asset_check(
+            asset=spec.name,
+            name=REFERENCES_CHECK,
+            description=_DESCRIPTIONS[REFERENCES_CHECK] + f" ({', '.join(targets)})",
+            additional_deps=[AssetKey(t) for t in targets if t in INDEX_BY_NAME],
+            partitions_def=partitions_def,
+        )
+        def references(context: AssetCheckExecutionContext, artifacts: ArtifactStore):
+            directory = artifacts.directory(int(context.partition_key))
+            return reference_outcome(spec, directory).result(
+                AssetKey(spec.name), AssetCheckSeverity.WARN
+            )
+
+        checks.append(references)
+
+    @asset_check(
+        asset=spec.name,
+        name=DRIFT_CHECK,
+        description=_DESCRIPTIONS[DRIFT_CHECK] + f" (at most {max_row_drop:.0%})",
+        partitions_def=partitions_def,
+    )
+    def row_count_drift(context: AssetCheckExecutionContext) -> AssetCheckResult:
+        version = int(context.partition_key)
+        counts = _row_counts(context, spec.name)
+        current = counts.get(version)
+        earlier = [v for v in counts if v < version]
+        outcome = Outcome(DRIFT_CHECK, metadata={"rows": current})
+        if current is None:
+            outcome.problems.append(f"IDC version {version} has no materialization")
+        elif not earlier:
+            outcome.metadata["note"] = "first IDC version materialized: nothing to compare with"
+        else:
+            previous = max(earlier)
+            drop = (counts[previous] - current) / counts[previous] if counts[previous] else 0.0
+            outcome.metadata.update(
+                {"previous_idc_version": previous, "previous_rows": counts[previous], "drop": drop}
+            )
+            if drop > max_row_drop:
+                outcome.problems.append(
+                    f"rows fell from {counts[previous]} (v{previous}) to {current} (v{version}), "
+                    f"a {drop:.1%} drop, more than {max_row_drop:.0%}"
+                )
+        return outcome.result(AssetKey(spec.name), AssetCheckSeverity.WARN)
+
+    checks.append(row_count_drift)
+    return checks
+
+
+def _row_counts(context: AssetCheckExecutionContext, name: str) -> dict[int, int]:
+    """Row count of the latest materialization of each IDC version of an index."""
+    records = context.instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(name)), limit=1000, ascending=False
+    ).records
+    counts: dict[int, int] = {}
+    for record in records:
+        materialization = record.asset_materialization
+        if materialization is None or materialization.partition is None:
+            continue
+        rows = materialization.metadata.get("dagster/row_count")
+        version = int(materialization.partition)
+        if rows is not None and version not in counts:
+            counts[version] = int(rows.value)
+    return counts
+
+
+def verify_directory(directory: Path, specs: Sequence[IndexSpec]) -> list[tuple[str, Outcome]]:
+    """`idc-index-assets verify`: the blocking checks on each index found in a directory."""
+    results = []
+    for spec in specs:
+        if not index_files(directory, spec.name)["parquet"].exists():
+            continue
+        for outcome in evaluate_files(spec, directory, release_version=None, idc_version=None):
+            results.append((spec.name, outcome))
+    return results

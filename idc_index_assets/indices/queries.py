@@ -1,0 +1,198 @@
+"""Index queries: one BigQuery Standard SQL template per index, in the repository's `queries/`.
+
+The SQL file is the single source of an index. Its `# table-description:` header and the
+`# description:` comment above each output column of the outermost SELECT give the documentation;
+the hash of the file gives the Dagster code version; the tables it reads (parsed with sqlglot)
+give the lineage. The IDC version is a Jinja parameter (`{{ idc_version }}`), so a query can also
+generate a per-release UNION ALL (prior_versions_index) without BigQuery scripting, and both
+engines run the same rendered text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import jinja2
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.bigquery import BigQuery
+
+from idc_index_assets.sources.tables import SOURCE_PROJECT
+
+QUERIES_DIR = Path(
+    os.environ.get("IDC_QUERIES_DIR", Path(__file__).resolve().parents[2] / "queries")
+)
+_VERSIONED_DATASET = re.compile(r"^idc_v\d+(?P<suffix>_clinical)?$")
+_DESCRIPTION_MARKER = "description:"
+_TABLE_DESCRIPTION_MARKER = "# table-description:"
+_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+class QueryDefinitionError(ValueError):
+    """A query file that cannot define an index; the message starts with `file:line:`."""
+
+
+def parse_idc_version(value: object) -> int:
+    """The IDC version as a positive integer, refusing anything else before it reaches SQL."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+        raise ValueError(f"IDC version must be a positive integer, got {value!r}")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class ColumnDoc:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A BigQuery source table, with the release number replaced by NN (e.g. idc_vNN.dicom_all)."""
+
+    dataset: str
+    table: str
+
+    @property
+    def contract_name(self) -> str:
+        return f"{SOURCE_PROJECT}.{self.dataset}.{self.table}"
+
+
+@dataclass(frozen=True)
+class IndexQuery:
+    name: str
+    path: Path
+    template: str
+
+    @cached_property
+    def code_version(self) -> str:
+        return hashlib.sha256(self.template.encode()).hexdigest()[:16]
+
+    def render(self, idc_version: int) -> str:
+        version = parse_idc_version(idc_version)
+        try:
+            return _JINJA.from_string(self.template).render(idc_version=version)
+        except jinja2.TemplateSyntaxError as error:
+            raise QueryDefinitionError(f"{self.path}:{error.lineno}: {error.message}") from error
+        except jinja2.UndefinedError as error:
+            raise QueryDefinitionError(f"{self.path}: {error.message}") from error
+
+    @cached_property
+    def _parsed(self) -> exp.Expression:
+        try:
+            return sqlglot.parse_one(self.render(1), dialect=_DocumentedBigQuery)
+        except sqlglot.errors.ParseError as error:
+            detail = error.errors[0] if error.errors else {}
+            line = detail.get("line", "?")
+            raise QueryDefinitionError(
+                f"{self.path}:{line}: not valid BigQuery SQL: {error}"
+            ) from error
+
+    @cached_property
+    def table_description(self) -> str:
+        lines = self.template.splitlines()
+        for number, line in enumerate(lines):
+            if line.strip() == _TABLE_DESCRIPTION_MARKER:
+                text = []
+                for following in lines[number + 1 :]:
+                    if not following.startswith("#"):
+                        break
+                    text.append(following.lstrip("#").strip())
+                if not " ".join(text).strip():
+                    raise QueryDefinitionError(f"{self.path}:{number + 1}: empty table-description")
+                return " ".join(text).strip()
+        raise QueryDefinitionError(
+            f"{self.path}:1: missing '{_TABLE_DESCRIPTION_MARKER}' header comment"
+        )
+
+    @cached_property
+    def columns(self) -> tuple[ColumnDoc, ...]:
+        """Output columns of the outermost SELECT, each with its `# description:` text."""
+        query = self._parsed
+        if not isinstance(query, exp.Select):
+            raise QueryDefinitionError(f"{self.path}:1: the outermost statement must be a SELECT")
+        columns = []
+        for select in query.selects:
+            name = select.alias_or_name
+            if not name or name == "*":
+                raise QueryDefinitionError(
+                    f"{self.path}:{_line_of(select)}: every output column needs a name"
+                )
+            # sqlglot attaches a leading comment to the item's first token, which may be nested
+            comments = [c for node in select.walk() for c in (node.comments or [])]
+            description = _description(comments)
+            if not description:
+                raise QueryDefinitionError(
+                    f"{self.path}:{_line_of(select)}: output column '{name}' has no "
+                    f"'# {_DESCRIPTION_MARKER}' comment"
+                )
+            columns.append(ColumnDoc(name, description))
+        return tuple(columns)
+
+    @cached_property
+    def source_tables(self) -> tuple[SourceTable, ...]:
+        """The IDC BigQuery tables the query reads, in the order they first appear."""
+        found: dict[SourceTable, None] = {}
+        for table in self._parsed.find_all(exp.Table):
+            if table.catalog != SOURCE_PROJECT:
+                continue
+            match = _VERSIONED_DATASET.match(table.db)
+            if not match:
+                raise QueryDefinitionError(
+                    f"{self.path}: table {table.catalog}.{table.db}.{table.name} is not in an "
+                    f"IDC release dataset (idc_v{{{{ idc_version }}}}...)"
+                )
+            found[SourceTable(f"idc_vNN{match['suffix'] or ''}", table.name)] = None
+        return tuple(found)
+
+    @cached_property
+    def upstream_indices(self) -> tuple[str, ...]:
+        """Other indices the query reads by bare name (e.g. tcia_idc_subset reads idc_index)."""
+        ctes = {cte.alias for cte in self._parsed.find_all(exp.CTE)}
+        names = {
+            table.name
+            for table in self._parsed.find_all(exp.Table)
+            if not table.catalog and not table.db and table.name not in ctes
+        }
+        return tuple(sorted(names))
+
+
+class _DocumentedBigQuery(BigQuery):
+    """BigQuery as sqlglot parses it, except that `IF(...)` keeps the comments above it (sqlglot
+    drops them, and with them an output column's `# description:`)."""
+
+    class Parser(BigQuery.Parser):
+        def _parse_if(self):
+            comments = self._prev_comments
+            node = super()._parse_if()
+            if node is not None and comments:
+                node.add_comments(comments)
+            return node
+
+
+def _description(comments: list[str]) -> str:
+    text = [comment.strip() for comment in comments]
+    for position, line in enumerate(text):
+        if line == _DESCRIPTION_MARKER:
+            return " ".join(part for part in text[position + 1 :] if part).strip()
+    return ""
+
+
+def _line_of(node: exp.Expression) -> int | str:
+    lines = [ident.meta["line"] for ident in node.find_all(exp.Identifier) if "line" in ident.meta]
+    return min(lines) if lines else "?"
+
+
+def load_query(name: str, queries_dir: Path | None = None) -> IndexQuery:
+    path = (queries_dir or QUERIES_DIR) / f"{name}.sql"
+    if not path.is_file():
+        raise QueryDefinitionError(f"{path}:1: query file for index '{name}' not found")
+    query = IndexQuery(name=name, path=path, template=path.read_text())
+    # Parse everything now, so a bad file stops the definitions from loading.
+    _ = query.table_description, query.columns, query.source_tables
+    return query

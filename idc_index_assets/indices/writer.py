@@ -1,0 +1,172 @@
+"""Writing an index's artifacts: `<name>.parquet` (zstd, provenance in the schema metadata),
+`<name>.parquet.sha256`, `<name>_schema.json` and `<name>.sql`.
+
+Batches stream from the engine into the Parquet writer, which writes through a file object that
+hashes the bytes as they go, so memory stays bounded and the file is never read back to hash it.
+Everything is written into a staging directory and validated there; only a valid set of files
+replaces the previous one (by rename), so a failed build leaves the previous good files intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from idc_index_assets.indices.contract import (
+    ContractMismatch,
+    IndexContract,
+    conform_batch,
+    target_schema,
+)
+from idc_index_assets.indices.queries import ColumnDoc
+from idc_index_assets.indices.validation import (
+    CONTRACT_CHECK,
+    IDC_VERSION_KEY,
+    INTEGRITY_CHECK,
+    QUERY_SHA256_KEY,
+    RELEASE_VERSION_KEY,
+    check_contract,
+    check_integrity,
+    columns_of,
+    index_files,
+)
+
+# Publishing order: the parquet and its checksum last, so the newest pair is always consistent.
+_PUBLISH_ORDER = ("sql", "schema", "parquet", "sha256")
+
+
+class ArtifactValidationError(RuntimeError):
+    """The new artifacts broke the contract or failed integrity; the previous ones were kept."""
+
+    def __init__(self, name: str, problems: dict[str, list[str]]):
+        self.name, self.problems = name, problems
+        listed = [f"{check}: {problem}" for check, found in problems.items() for problem in found]
+        super().__init__(
+            f"{name}: new artifacts rejected, previous ones kept: " + "; ".join(listed)
+        )
+
+
+@dataclass(frozen=True)
+class WrittenIndex:
+    name: str
+    directory: Path
+    rows: int
+    bytes: int
+    sha256: str
+    schema: pa.Schema
+
+    @property
+    def parquet(self) -> Path:
+        return self.directory / f"{self.name}.parquet"
+
+
+class _HashingWriter:
+    """A write-only binary file that computes the SHA-256 of what passes through it."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.digest = hashlib.sha256()
+        self.closed = False
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self._file.write(data)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._file.close()
+            self.closed = True
+
+
+def write_index(
+    directory: Path,
+    *,
+    contract: IndexContract,
+    batches: pa.RecordBatchReader,
+    table_description: str,
+    column_docs: tuple[ColumnDoc, ...],
+    sql: str,
+    release_version: str,
+    idc_version: int,
+) -> WrittenIndex:
+    name = contract.name
+    result_names = batches.schema.names
+    if result_names != contract.column_names:
+        raise ArtifactValidationError(
+            name,
+            {
+                CONTRACT_CHECK: [
+                    f"query returns columns {result_names}, contract says {contract.column_names}"
+                ]
+            },
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".staging", dir=directory))
+    try:
+        files = index_files(staging, name)
+        schema = target_schema(contract, batches.schema).with_metadata(
+            {
+                RELEASE_VERSION_KEY: release_version,
+                IDC_VERSION_KEY: str(idc_version),
+                QUERY_SHA256_KEY: hashlib.sha256(sql.encode()).hexdigest(),
+                b"index_name": name,
+            }
+        )
+        sink = _HashingWriter(files["parquet"])
+        rows = 0
+        try:
+            with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+                for batch in batches:
+                    writer.write_batch(conform_batch(batch, schema))
+                    rows += batch.num_rows
+        except ContractMismatch as error:
+            raise ArtifactValidationError(name, {CONTRACT_CHECK: [str(error)]}) from error
+        finally:
+            sink.close()
+        digest = sink.digest.hexdigest()
+        files["sha256"].write_text(f"{digest}  {name}.parquet\n")
+        descriptions = {doc.name: doc.description for doc in column_docs}
+        document = {
+            "table_description": table_description,
+            "columns": [
+                {**column, "description": descriptions[column["name"]]}
+                for column in columns_of(files["parquet"])
+            ],
+        }
+        files["schema"].write_text(json.dumps(document, indent=2) + "\n")
+        files["sql"].write_text(sql)
+        problems = {
+            CONTRACT_CHECK: check_contract(staging, contract),
+            INTEGRITY_CHECK: check_integrity(
+                staging, name, release_version=release_version, idc_version=idc_version
+            ),
+        }
+        if any(problems.values()):
+            raise ArtifactValidationError(name, problems)
+        final = index_files(directory, name)
+        for key in _PUBLISH_ORDER:
+            os.replace(files[key], final[key])
+        return WrittenIndex(
+            name=name,
+            directory=directory,
+            rows=rows,
+            bytes=final["parquet"].stat().st_size,
+            sha256=digest,
+            schema=schema,
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

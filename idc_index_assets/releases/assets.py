@@ -1,0 +1,395 @@
+"""What leaves the pipeline, per IDC version: the `idc-index-data` wheel built from the checked
+artifacts, and the release that publishes every artifact to the release bucket.
+
+Both are downstream of every index, so lineage shows indices → wheel → release, and a failed
+blocking check in the same run stops them. Both re-run the blocking checks on the files
+themselves, so nothing that changed or broke since its materialization goes out; the release also
+refuses when a blocking check of an index's latest materialization failed or has no result (the
+instance's check records)."""
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from dagster import (
+    AssetCheckKey,
+    AssetExecutionContext,
+    AssetKey,
+    AssetRecordsFilter,
+    AutomationCondition,
+    ConfigurableResource,
+    DagsterInstance,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+    asset,
+)
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster_gcp import GCSResource
+from pydantic import Field
+from tqdm import tqdm
+
+from idc_index_assets import settings
+from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS, RETRY_POLICY
+from idc_index_assets.indices.checks import BLOCKING_CHECKS, evaluate_files
+from idc_index_assets.indices.queries import parse_idc_version
+from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
+from idc_index_assets.indices.store import ArtifactStore
+from idc_index_assets.indices.validation import sha256_file
+from idc_index_assets.releases.publish import (
+    ARTIFACTS,
+    CURRENT,
+    GcsReleaseBucket,
+    PublishReport,
+    ReleaseBucket,
+    ReleaseRefused,
+    Step,
+    configure_bucket,
+    open_bucket,
+    publish_release,
+)
+from idc_index_assets.releases.wheel import build_wheel, wheel_filename
+
+PUBLISH_WHEN_CHECKED = (
+    AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("eager, after every upstream blocking check passed")
+
+WHEEL_ASSET = "idc_index_data_wheel"
+RELEASE_ASSET = "idc_index_release"
+PACKAGED_INDICES = tuple(spec for spec in INDICES if not spec.supplementary)
+
+
+def blocking_failures(directory, idc_version: int, release_version: str, specs) -> list[str]:
+    """Every failed blocking check of the given indices' files, as `index: check: problem`."""
+    failures = []
+    for spec in specs:
+        outcomes = evaluate_files(
+            spec, directory, release_version=release_version, idc_version=idc_version
+        )
+        failures += [f"{spec.name}: {o.name}: {p}" for o in outcomes for p in o.problems]
+    return failures
+
+
+def unchecked_materializations(instance: DagsterInstance, partition: str, specs) -> list[str]:
+    """Every blocking check of the indices' latest materializations (of one partition) that did
+    not pass, as `index: check: why`; an index never materialized for the partition counts too."""
+    keys = [
+        AssetCheckKey(AssetKey(spec.name), check) for spec in specs for check in BLOCKING_CHECKS
+    ]
+    infos = {
+        info.check_key: info
+        for info in instance.event_log_storage.get_asset_check_partition_info(
+            keys, partition_keys=[partition]
+        )
+        if info.partition_key == partition
+    }
+    problems = []
+    for spec in specs:
+        asset_key = AssetKey(spec.name)
+        latest = AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition])
+        if not instance.fetch_materializations(latest, limit=1).records:
+            problems.append(f"{spec.name}: not materialized for IDC version {partition}")
+            continue
+        for check in BLOCKING_CHECKS:
+            info = infos.get(AssetCheckKey(asset_key, check))
+            if info is None:
+                problems.append(f"{spec.name}: {check}: no result")
+            elif not info.is_current:
+                problems.append(f"{spec.name}: {check}: no result for the latest materialization")
+            elif info.latest_execution_status != AssetCheckExecutionRecordStatus.SUCCEEDED:
+                status = info.latest_execution_status.value.lower()
+                problems.append(f"{spec.name}: {check}: {status}")
+    return problems
+
+
+def package_wheel(store: ArtifactStore, idc_version: int) -> Path:
+    """Build the wheel of one IDC version into its artifacts directory; returns its path."""
+    directory = store.directory(idc_version)
+    release_version = store.release_version_for(idc_version)
+    failures = blocking_failures(directory, idc_version, release_version, PACKAGED_INDICES)
+    if failures:
+        raise ValueError(
+            f"not packaging IDC version {idc_version}: blocking checks fail on "
+            f"{directory}:\n  " + "\n  ".join(failures)
+        )
+    return build_wheel(
+        directory,
+        version=release_version,
+        out_dir=directory,
+        bundled=[spec.name for spec in PACKAGED_INDICES if spec.in_wheel],
+        all_indices=[spec.name for spec in PACKAGED_INDICES],
+    )
+
+
+def _refusal(context: AssetExecutionContext, what: str, problems: list[str]) -> Failure:
+    for problem in problems:
+        context.log.error(problem)
+    return Failure(
+        description=f"{what}:\n  " + "\n  ".join(problems),
+        metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in problems))},
+        allow_retries=False,
+    )
+
+
+UPLOAD_TIMEOUT_S = 900
+# How package indices refuse a file they have: PyPI "400 File already exists", pypiserver
+# "Package '<file>' already exists!", others 409 Conflict.
+_ALREADY_THERE = re.compile(r"already exists|409 Conflict", re.IGNORECASE)
+
+
+class PackageIndex(ConfigurableResource):
+    """A package index the wheel is uploaded to (the PyPI upload API, through twine), when a URL
+    is configured; credentials come from the environment and never reach a command line or log."""
+
+    url: str = Field(
+        default="",
+        description="Upload URL, e.g. https://upload.pypi.org/legacy/ (empty: no upload)",
+    )
+    username: str = Field(
+        default="__token__", description="Account name (__token__ for an API token)"
+    )
+    password: str = Field(default="", description="Password or API token")
+
+    def upload(self, wheel: Path) -> str:
+        """Upload the wheel and its metadata; says what happened. A file the index already has
+        is left alone (indices never replace a file; the wheel is reproducible), so re-runs pass."""
+        # --verbose: twine then shows the server's reason for a refusal.
+        command = [sys.executable, "-m", "twine", "--no-color", "upload", "--non-interactive"]
+        command += ["--verbose", "--disable-progress-bar", "--repository-url", self.url, str(wheel)]
+        environment = {
+            **os.environ,
+            "TWINE_USERNAME": self.username,
+            "TWINE_PASSWORD": self.password,
+        }
+        try:
+            done = subprocess.run(
+                command, env=environment, capture_output=True, text=True, timeout=UPLOAD_TIMEOUT_S
+            )
+        except subprocess.TimeoutExpired as error:
+            raise RuntimeError(
+                f"uploading {wheel.name} to {self.url} timed out after {error.timeout:.0f} s"
+            ) from error
+        output = (done.stdout + done.stderr).strip()
+        if done.returncode == 0:
+            return f"uploaded {wheel.name} to {self.url}"
+        if _ALREADY_THERE.search(output):
+            return f"{wheel.name} is already on {self.url}; not replaced"
+        raise RuntimeError(f"uploading {wheel.name} to {self.url} failed:\n{output}")
+
+
+@asset(
+    name=WHEEL_ASSET,
+    partitions_def=IDC_VERSION_PARTITIONS,
+    deps=[AssetKey(spec.name) for spec in PACKAGED_INDICES],
+    group_name="publishing",
+    kinds={"python", "wheel"},
+    automation_condition=PUBLISH_WHEN_CHECKED,
+    description=(
+        "The idc-index-data wheel of one IDC version: the bundled indices' Parquet files, the "
+        "schema and SQL of every index and INDEX_METADATA, a drop-in replacement for the package "
+        "on PyPI. Written with its .sha256 beside the indices."
+    ),
+)
+def idc_index_data_wheel(
+    context: AssetExecutionContext, artifacts: ArtifactStore, package_index: PackageIndex
+):
+    idc_version = parse_idc_version(context.partition_key)
+    try:
+        wheel = package_wheel(artifacts, idc_version)
+    except (ValueError, FileNotFoundError) as error:
+        raise Failure(description=str(error), allow_retries=False) from error
+    context.log.info(f"built {wheel}")
+    if package_index.url:
+        try:
+            context.log.info(package_index.upload(wheel))
+        except RuntimeError as error:
+            raise Failure(description=str(error)) from error
+    return MaterializeResult(
+        metadata={
+            "path": MetadataValue.path(str(wheel)),
+            "bytes": wheel.stat().st_size,
+            "sha256": sha256_file(wheel),
+            "version": artifacts.release_version_for(idc_version),
+            "uploaded_to": package_index.url or "(no package index configured)",
+        }
+    )
+
+
+# --- the release ----------------------------------------------------------------------------------
+
+
+class ReleaseTarget(ConfigurableResource):
+    """Where releases are published: a GCS bucket (through dagster-gcp's GCSResource, which
+    honours STORAGE_EMULATOR_HOST) or, by default, a local directory with the same layout."""
+
+    bucket: str = Field(
+        default="data/release", description="gs://bucket[/prefix], or a local directory"
+    )
+    gcp_project: str = Field(default="", description="GCS project (empty: ADC's)")
+    concurrency: str = Field(default="4", description="Parallel uploads and copies")
+    configure_bucket: str = Field(
+        default="off",
+        description="on: set CORS (GET/HEAD with Range) and public read on the bucket first",
+    )
+
+    @property
+    def on_gcs(self) -> bool:
+        return self.bucket.startswith("gs://")
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[ReleaseBucket]:
+        if not self.on_gcs:
+            yield open_bucket(self.bucket)
+            return
+        client = GCSResource(project=self.gcp_project or None).get_client()
+        try:
+            yield open_bucket(self.bucket, client=client)
+        finally:
+            client.close()
+
+    def link(self, path: str) -> MetadataValue:
+        """Where readers find `path`: its public URL on GCS, else its local path."""
+        if self.on_gcs:
+            bucket = self.bucket.removeprefix("gs://")
+            return MetadataValue.url(f"https://storage.googleapis.com/{bucket}/{path}")
+        return MetadataValue.path(str(Path(self.bucket).resolve() / path))
+
+    @property
+    def workers(self) -> int:
+        try:
+            workers = int(self.concurrency)
+        except ValueError:
+            workers = 0
+        if workers < 1:
+            raise ValueError(
+                f"IDC_RELEASE_CONCURRENCY must be a whole number of at least 1, "
+                f"got {self.concurrency!r}"
+            )
+        return workers
+
+    @property
+    def configures_bucket(self) -> bool:
+        return settings.switched_on(self.configure_bucket)
+
+
+class _Progress:
+    """Publish steps as log lines (every object at debug level, each tenth at info) and, on a
+    terminal, a progress bar over the bytes to upload and copy."""
+
+    def __init__(self, context: AssetExecutionContext, objects: int, total_bytes: int):
+        self.context, self.objects, self.done = context, objects, 0
+        self.bar = tqdm(
+            total=total_bytes,
+            unit="B",
+            unit_scale=True,
+            desc="publishing",
+            disable=not sys.stderr.isatty(),
+        )
+
+    def __call__(self, step: Step) -> None:
+        self.bar.update(step.size)
+        self.done += 1
+        message = f"{step.action} {step.path} ({step.size} bytes)"
+        if self.done % max(self.objects // 10, 1) == 0:
+            self.context.log.info(f"[{self.done}/{self.objects}] {message}")
+        else:
+            self.context.log.debug(message)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _objects_table(report: PublishReport) -> MetadataValue:
+    columns = ("path", "size", "sha256", "md5", "generation", "action")
+    return MetadataValue.table(
+        records=[
+            TableRecord({c: getattr(o, c) for c in columns})
+            for o in sorted(report.objects.values(), key=lambda o: o.path)
+        ],
+        schema=TableSchema(
+            columns=[
+                TableColumn("path", "string"),
+                TableColumn("size", "int"),
+                TableColumn("sha256", "string"),
+                TableColumn("md5", "string"),
+                TableColumn("generation", "int"),
+                TableColumn("action", "string"),
+            ]
+        ),
+    )
+
+
+@asset(
+    name=RELEASE_ASSET,
+    partitions_def=IDC_VERSION_PARTITIONS,
+    deps=[AssetKey(spec.name) for spec in RELEASED_INDICES] + [AssetKey(WHEEL_ASSET)],
+    group_name="publishing",
+    kinds={"gcs"},
+    automation_condition=PUBLISH_WHEN_CHECKED,
+    retry_policy=RETRY_POLICY,
+    description=(
+        "One IDC version's release: every artifact (indices, sidecars, schemas, SQL, the wheel) "
+        f"published to <bucket>/<version>/{ARTIFACTS}/ (immutable) and "
+        f"<bucket>/{CURRENT}/{ARTIFACTS}/ (the newest release), each with a release_manifest.json."
+    ),
+)
+def idc_index_release(
+    context: AssetExecutionContext, artifacts: ArtifactStore, release_target: ReleaseTarget
+):
+    idc_version = parse_idc_version(context.partition_key)
+    release_version = artifacts.release_version_for(idc_version)
+    directory = artifacts.directory(idc_version)
+    try:
+        workers = release_target.workers
+    except ValueError as error:  # a bad setting: fail before any work, and do not retry
+        raise Failure(description=str(error), allow_retries=False) from error
+    what = f"not publishing IDC version {idc_version} as release {release_version}"
+    problems = unchecked_materializations(context.instance, context.partition_key, RELEASED_INDICES)
+    problems += blocking_failures(directory, idc_version, release_version, RELEASED_INDICES)
+    if not (directory / wheel_filename(release_version)).is_file():
+        problems.append(f"{wheel_filename(release_version)}: missing; materialize {WHEEL_ASSET}")
+    if problems:
+        raise _refusal(context, what, problems)
+
+    files = [p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")]
+    progress = _Progress(context, 2 * (len(files) + 1), 2 * sum(p.stat().st_size for p in files))
+    try:
+        with release_target.open() as bucket:
+            if release_target.configures_bucket and isinstance(bucket, GcsReleaseBucket):
+                configure_bucket(bucket, public_read=True)
+                context.log.info(f"{bucket.target}: CORS and public read set")
+            report = publish_release(
+                directory,
+                bucket,
+                release_version,
+                idc_version,
+                indices=[spec.name for spec in RELEASED_INDICES],
+                concurrency=workers,
+                progress=progress,
+                log=context.log.info,
+            )
+    except ReleaseRefused as refused:
+        raise _refusal(context, refused.reason, refused.problems) from refused
+    finally:
+        progress.close()
+    versioned = f"{release_version}/{ARTIFACTS}/"
+    return MaterializeResult(
+        metadata={
+            "target": report.target,
+            "release_version": release_version,
+            "idc_version": idc_version,
+            "created": report.created,
+            "url": release_target.link(versioned),
+            "bytes_uploaded": report.bytes_uploaded,
+            "bytes_copied": report.bytes_copied,
+            "deleted_from_current": len(report.deleted),
+            "objects": _objects_table(report),
+        },
+    )

@@ -1,0 +1,219 @@
+"""The release asset and `release_job`: one IDC version's checked artifacts published through the
+Dagster definitions, refused when a blocking check of the latest materializations failed or is
+missing, to a local directory and to a real fake-gcs-server."""
+
+import json
+import shutil
+import subprocess
+import uuid
+
+import pytest
+from dagster import AssetKey, instance_for_test
+
+from idc_index_assets.cli import main
+from idc_index_assets.definitions import defs
+from idc_index_assets.releases.assets import RELEASE_ASSET, WHEEL_ASSET
+from idc_index_assets.releases.publish import ARTIFACTS, CURRENT, MANIFEST
+from idc_index_assets.releases.wheel import wheel_filename
+from tests.conftest import SAMPLE_VERSIONS
+
+N = SAMPLE_VERSIONS
+RELEASE = f"{N}.0.0"
+
+
+@pytest.fixture
+def environment(monkeypatch, tmp_path):
+    """Point the definitions' resources at a source, and at private artifacts and bucket."""
+
+    def configure(source, bucket=None):
+        monkeypatch.setenv("IDC_SOURCE_DIR", str(source))
+        monkeypatch.setenv("IDC_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+        monkeypatch.setenv("IDC_RELEASE_BUCKET", str(bucket or tmp_path / "bucket"))
+        monkeypatch.setenv("IDC_RELEASE_VERSION", "")
+        return tmp_path / "artifacts" / str(N)
+
+    return configure
+
+
+def run(instance, job: str, selection=None):
+    return defs.resolve_job_def(job).execute_in_process(
+        instance=instance,
+        partition_key=str(N),
+        asset_selection=[AssetKey(name) for name in selection] if selection else None,
+        raise_on_error=False,
+    )
+
+
+def failures(result) -> str:
+    """The step failures' messages and descriptions of a run, as one text."""
+    texts = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            data = event.step_failure_data
+            texts.append(data.error.message if data.error else "")
+            if data.user_failure_data:
+                texts.append(data.user_failure_data.description or "")
+    return "\n".join(texts)
+
+
+def latest_release_metadata(instance) -> dict:
+    records = instance.fetch_materializations(AssetKey(RELEASE_ASSET), limit=1).records
+    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+
+
+@pytest.fixture
+def built(sample_source, environment):
+    """A Dagster instance in which every index of the sample's newest version was materialized."""
+    artifacts = environment(sample_source)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("idc_version", [str(N)])
+        assert run(instance, "build_indices").success
+        yield instance, artifacts
+
+
+def test_release_job_publishes_the_versioned_and_current_paths(built, tmp_path):
+    instance, artifacts = built
+    result = run(instance, "release_job")
+    assert result.success, failures(result)
+
+    bucket = tmp_path / "bucket"
+    versioned, current = bucket / RELEASE / ARTIFACTS, bucket / CURRENT / ARTIFACTS
+    published = sorted(p.name for p in artifacts.iterdir() if p.is_file())
+    assert wheel_filename(RELEASE) in published
+    for directory in (versioned, current):
+        assert sorted(p.name for p in directory.iterdir()) == sorted([*published, MANIFEST])
+        # What a downstream user does after downloading: every checksum holds.
+        sidecars = sorted(p.name for p in directory.glob("*.sha256"))
+        subprocess.run(["sha256sum", "--quiet", "-c", *sidecars], cwd=directory, check=True)
+    manifest = json.loads((versioned / MANIFEST).read_text())
+    assert (manifest["version"], manifest["idc_version"]) == (RELEASE, N)
+    assert sorted(f["name"] for f in manifest["files"]) == published
+
+    metadata = latest_release_metadata(instance)
+    objects = {record.data["path"]: record.data for record in metadata["objects"].records}
+    assert set(objects) == {
+        f"{prefix}/{ARTIFACTS}/{name}"
+        for prefix in (RELEASE, CURRENT)
+        for name in manifest_names(manifest)
+    }
+    parquet = objects[f"{RELEASE}/{ARTIFACTS}/idc_index.parquet"]
+    assert parquet["sha256"] == (artifacts / "idc_index.parquet.sha256").read_text().split()[0]
+    assert parquet["size"] == (artifacts / "idc_index.parquet").stat().st_size
+    assert metadata["bytes_uploaded"] == sum(f["size"] for f in manifest["files"]) + len(
+        (versioned / MANIFEST).read_bytes()
+    )
+
+    # The same release again: everything verified, nothing uploaded or touched.
+    mtimes = {p: p.stat().st_mtime_ns for p in versioned.iterdir()}
+    result = run(instance, "release_job")
+    assert result.success, failures(result)
+    assert latest_release_metadata(instance)["bytes_uploaded"] == 0
+    assert {p: p.stat().st_mtime_ns for p in versioned.iterdir()} == mtimes
+
+
+def manifest_names(manifest: dict) -> list[str]:
+    return [f["name"] for f in manifest["files"]] + [MANIFEST]
+
+
+def test_a_failed_blocking_check_blocks_the_release(null_key_source, environment, tmp_path):
+    artifacts = environment(null_key_source)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("idc_version", [str(N)])
+        assert not run(instance, "build_indices").success  # idc_index: primary_key fails
+        result = run(instance, "release_job", [RELEASE_ASSET])
+    assert not result.success
+    assert "idc_index: primary_key" in failures(result)
+    assert (artifacts / "idc_index.parquet").exists()  # the files are there, but unchecked
+    assert not (tmp_path / "bucket").exists()
+
+
+def test_checked_files_without_check_results_are_not_released(
+    built_artifacts, sample_source, environment, tmp_path
+):
+    """Good files copied in by hand have no materialization (and no check result) in the
+    instance: the release names every such index and publishes nothing."""
+    artifacts = environment(sample_source)
+    shutil.copytree(built_artifacts, artifacts)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("idc_version", [str(N)])
+        assert run(instance, "package", [WHEEL_ASSET]).success
+        result = run(instance, "release_job", [RELEASE_ASSET])
+    assert not result.success
+    text = failures(result)
+    assert f"idc_index: not materialized for IDC version {N}" in text
+    assert f"collections_index: not materialized for IDC version {N}" in text
+    assert not (tmp_path / "bucket").exists()
+
+
+def test_a_fixed_rebuild_releases(null_key_source, sample_source, environment, tmp_path):
+    """Check results follow the latest materialization: after a build whose check failed, a
+    rebuild from fixed data passes and releases."""
+    environment(null_key_source)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("idc_version", [str(N)])
+        assert not run(instance, "build_indices").success
+        environment(sample_source)
+        assert run(instance, "build_indices", ["idc_index", "tcia_idc_subset"]).success
+        result = run(instance, "release_job")
+    assert result.success, failures(result)
+    assert (tmp_path / "bucket" / RELEASE / ARTIFACTS / MANIFEST).exists()
+
+
+def test_a_release_version_other_than_the_artifacts_is_refused(built, monkeypatch, tmp_path):
+    instance, _ = built
+    monkeypatch.setenv("IDC_RELEASE_VERSION", f"{N}.0.1")  # the artifacts embed N.0.0
+    result = run(instance, "release_job", [RELEASE_ASSET])
+    assert not result.success
+    text = failures(result)
+    assert f"{N}.0.1" in text and "integrity" in text
+    monkeypatch.setenv("IDC_RELEASE_VERSION", f"{N + 1}.0.0")  # X must equal N
+    assert not run(instance, "release_job", [RELEASE_ASSET]).success
+    assert not (tmp_path / "bucket").exists()
+
+
+@pytest.mark.parametrize("setting", ["0", "four"])
+def test_a_bad_concurrency_setting_is_named(built, monkeypatch, tmp_path, setting):
+    instance, _ = built
+    monkeypatch.setenv("IDC_RELEASE_CONCURRENCY", setting)
+    result = run(instance, "release_job", [RELEASE_ASSET])
+    assert not result.success
+    message = f"IDC_RELEASE_CONCURRENCY must be a whole number of at least 1, got '{setting}'"
+    assert message in failures(result)
+    assert not (tmp_path / "bucket").exists()
+
+
+def test_release_to_gcs_through_the_resource(built, gcs, monkeypatch):
+    """IDC_RELEASE_BUCKET=gs://… goes through dagster-gcp's GCSResource to the server named by
+    STORAGE_EMULATOR_HOST, with no credentials configured."""
+    instance, artifacts = built
+    name = f"idc-release-{uuid.uuid4().hex[:8]}"
+    gcs.create_bucket(name)
+    monkeypatch.setenv("IDC_RELEASE_BUCKET", f"gs://{name}")
+    result = run(instance, "release_job")
+    assert result.success, failures(result)
+
+    blobs = {blob.name: blob for blob in gcs.list_blobs(name)}
+    files = [p.name for p in artifacts.iterdir() if p.is_file()]
+    for prefix in (RELEASE, CURRENT):
+        assert {n for n in blobs if n.startswith(f"{prefix}/")} == {
+            f"{prefix}/{ARTIFACTS}/{f}" for f in [*files, MANIFEST]
+        }
+    parquet = blobs[f"{RELEASE}/{ARTIFACTS}/idc_index.parquet"]
+    assert parquet.content_type == "application/vnd.apache.parquet"
+    assert "immutable" in parquet.cache_control
+    metadata = latest_release_metadata(instance)
+    generations = {r.data["path"]: r.data["generation"] for r in metadata["objects"].records}
+    assert generations[parquet.name] == parquet.generation
+
+
+def test_the_release_command(sample_source, environment, monkeypatch, tmp_path, capsys):
+    environment(sample_source)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert main(["build"]) == 0
+    target = tmp_path / "elsewhere"
+    assert main(["release", "--idc-version", str(N), "--bucket", str(target)]) == 0
+    assert f"published to {target}" in capsys.readouterr().out
+    manifest = json.loads((target / CURRENT / ARTIFACTS / MANIFEST).read_text())
+    assert manifest["version"] == RELEASE
+    assert main(["release", "--version", f"{N + 1}.0.0"]) == 1
+    assert f"{N + 1}.0.0" in capsys.readouterr().err
