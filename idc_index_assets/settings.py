@@ -37,6 +37,9 @@ DEFAULTS = {
     "IDC_RELEASE_CONCURRENCY": "4",
     # on: set CORS (GET/HEAD with Range) and public read on the GCS bucket before publishing
     "IDC_CONFIGURE_BUCKET": "off",
+    # how a run executes its steps: empty for Dagster's default (a process per step), k8s for a
+    # Kubernetes pod per step (needs the `production` extra)
+    "IDC_EXECUTOR": "",
     # row_count_drift warns when an index lost more than this fraction of rows since the last version
     "IDC_MAX_ROW_DROP": "0.1",
 }
