@@ -2,9 +2,9 @@
 in the wheel the exact Arrow schema, as the published idc-index-data release has them
 (`data/published_contract.json`, kept in the repository as data).
 
-Also the mapping between Arrow and BigQuery types, and `conform`, which casts query results to the
-contract's Arrow types (matching struct fields by name, since engines and sources may order nested
-fields differently).
+Also the mapping between Arrow and BigQuery types, and `conform`, which brings query results to the
+contract's Arrow representation where that loses nothing (matching struct fields by name, since
+engines and sources may order nested fields differently) and refuses any other difference.
 """
 
 from __future__ import annotations
@@ -178,39 +178,80 @@ def target_schema(contract: IndexContract, result: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, normalize_type(f.type)) for f in result])
 
 
-def conform(array: pa.Array, target: pa.DataType) -> pa.Array:
-    """Cast `array` to `target`, matching struct fields by name at every depth."""
-    if array.type == target:
+class ContractMismatch(ValueError):
+    """A query result column whose type is not the contract's up to a lossless representation
+    change (`conform`)."""
+
+
+def conform(array: pa.Array, target: pa.DataType, column: str = "") -> pa.Array:
+    """`array` in the representation `target` asks for, where that loses nothing: string and
+    large_string either way, a narrower integer to int64, float to double, list and large_list
+    either way (whatever the item field is called), struct fields matched by name at every depth.
+    Any other difference raises `ContractMismatch` naming `column` (dotted inside structs), the
+    query's type and the contract's: a cast that happens to succeed (digits to INT64, FLOAT64 to
+    INT64, INT64 or TIMESTAMP to STRING) would hide a query computing the wrong type."""
+    source = array.type
+    if source == target:
         return array
-    if pa.types.is_struct(target) and pa.types.is_struct(array.type):
-        children = [conform(array.field(f.name), f.type) for f in target]
+    if pa.types.is_struct(source) and pa.types.is_struct(target):
+        found, expected = {f.name for f in source}, {f.name for f in target}
+        if found != expected:
+            raise ContractMismatch(
+                f"column {column}: the query's RECORD has fields {sorted(found - expected)} "
+                f"where the contract has {sorted(expected - found)}"
+            )
+        children = [conform(array.field(f.name), f.type, f"{column}.{f.name}") for f in target]
         return pa.StructArray.from_arrays(children, fields=list(target), mask=array.is_null())
-    if pa.types.is_list(target) and (
-        pa.types.is_list(array.type) or pa.types.is_large_list(array.type)
-    ):
+    if _is_list(source) and _is_list(target):
         # re-base the offsets, since from_arrays refuses a null mask over sliced offsets
         offsets = array.offsets.cast(pa.int64()).to_numpy()
         start, end = (int(offsets[0]), int(offsets[-1])) if len(offsets) else (0, 0)
-        values = conform(array.values.slice(start, end - start), target.value_type)
-        return pa.ListArray.from_arrays(
-            pa.array(offsets - start, pa.int32()), values, type=target, mask=array.is_null()
+        values = conform(array.values.slice(start, end - start), target.value_type, column)
+        factory, offset_type = (
+            (pa.LargeListArray, pa.int64())
+            if pa.types.is_large_list(target)
+            else (pa.ListArray, pa.int32())
         )
-    return array.cast(target)
+        return factory.from_arrays(
+            pa.array(offsets - start, offset_type), values, type=target, mask=array.is_null()
+        )
+    if _is_lossless(source, target):
+        return array.cast(target)
+    raise _mismatch(column, source, target)
 
 
-class ContractMismatch(ValueError):
-    """A query result column that cannot take the contract's type."""
+def _is_list(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type)
+
+
+def _is_lossless(source: pa.DataType, target: pa.DataType) -> bool:
+    strings = (pa.types.is_string, pa.types.is_large_string)
+    if any(p(source) for p in strings) and any(p(target) for p in strings):
+        return True
+    if target == pa.int64() and pa.types.is_integer(source):
+        return pa.types.is_signed_integer(source) or source.bit_width < 64
+    return target == pa.float64() and pa.types.is_floating(source)
+
+
+def _mismatch(column: str, source: pa.DataType, target: pa.DataType) -> ContractMismatch:
+    return ContractMismatch(
+        f"column {column}: the query returns {_described(source)}, the contract says "
+        f"{_described(target)}; only lossless representation changes are made (string and "
+        "large_string, a narrower integer to INT64, list and large_list, struct field order): "
+        "fix the query's type or, if the change is meant, the contract "
+        f"(idc_index_assets/data/{CONTRACT_FILE})"
+    )
+
+
+def _described(arrow_type: pa.DataType) -> str:
+    try:
+        name, mode = bigquery_type(arrow_type)
+    except TypeError:
+        return str(arrow_type)
+    return f"{name}{' REPEATED' if mode == 'REPEATED' else ''} ({arrow_type})"
 
 
 def conform_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    columns = []
-    for field in schema:
-        column = batch.column(field.name)
-        try:
-            columns.append(conform(column, field.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError) as error:
-            raise ContractMismatch(
-                f"column {field.name}: the query's {column.type} does not convert to the "
-                f"contract's {field.type}: {error}"
-            ) from error
+    """`batch` in the representation of `schema`, column by column (`conform`)."""
+    columns = [conform(batch.column(f.name), f.type, f.name) for f in schema]
     return pa.RecordBatch.from_arrays(columns, schema=schema)

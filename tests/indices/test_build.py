@@ -199,6 +199,13 @@ def test_a_failed_build_leaves_the_previous_artifacts_intact(
     retyped = variant("  subjects,\n", "  CONCAT('n=', CAST(subjects AS STRING)) AS subjects,\n")
     with pytest.raises(ArtifactValidationError, match="subjects"):
         build_index(spec, retyped, N, engine=engine, store=store)
+    # Digits as STRING where the contract says INT64: a cast would succeed, and hide the bug.
+    digits = variant("  subjects,\n", "  CAST(subjects AS STRING) AS subjects,\n")
+    with pytest.raises(
+        ArtifactValidationError,
+        match=r"column subjects: the query returns STRING \(string\), the contract says INTEGER",
+    ):
+        build_index(spec, digits, N, engine=engine, store=store)
     # A query that fails in the engine part-way through the stream.
     failing = variant(
         "  collection_id,\n", "  IF(subjects > 0, ERROR('boom'), collection_id) AS collection_id,\n"

@@ -1,11 +1,13 @@
-"""The output contract as data, its Arrow types, and casting results onto it."""
+"""The output contract as data, its Arrow types, and bringing results to it without loss."""
 
 import pyarrow as pa
 import pytest
 
 from idc_index_assets.indices.contract import (
+    ContractMismatch,
     bigquery_type,
     conform,
+    conform_batch,
     index_contract,
     normalize_type,
     parse_arrow_type,
@@ -87,3 +89,89 @@ def test_bigquery_type_of_repeated_and_unknown_types():
     assert bigquery_type(pa.struct([("a", pa.bool_())])) == ("RECORD", "NULLABLE")
     with pytest.raises(TypeError, match="no BigQuery type"):
         bigquery_type(pa.duration("s"))
+
+
+@pytest.mark.parametrize(
+    ("values", "source", "target"),
+    [
+        (["1.3.6.1", None], pa.string(), pa.large_string()),
+        (["1.3.6.1", None], pa.large_string(), pa.string()),
+        ([1, None, -(2**31)], pa.int32(), pa.int64()),
+        ([2**32 - 1, None], pa.uint32(), pa.int64()),
+        ([0.1, None], pa.float32(), pa.float64()),
+        ([["a"], None, []], pa.list_(pa.string()), pa.large_list(pa.large_string())),
+        ([["a"], None, []], pa.large_list(pa.string()), pa.list_(pa.field("element", pa.string()))),
+        (
+            [{"b": 1, "a": "x"}, None],
+            pa.struct([("b", pa.int32()), ("a", pa.string())]),
+            pa.struct([("a", pa.string()), ("b", pa.int64())]),
+        ),
+    ],
+    ids=[
+        "string-large_string",
+        "large_string-string",
+        "int32-int64",
+        "uint32-int64",
+        "float32-float64",
+        "list-large_list",
+        "large_list-list",
+        "struct-field-order",
+    ],
+)
+def test_conform_accepts_changes_that_lose_nothing(values, source, target):
+    array = pa.array(values, source)
+    result = conform(array, target, "x")
+    assert result.type == target
+    assert result.to_pylist() == array.to_pylist()
+
+
+@pytest.mark.parametrize(
+    ("values", "source", "target", "found", "expected"),
+    [
+        (["9", "10"], pa.string(), pa.int64(), "STRING (string)", "INTEGER (int64)"),
+        ([1.0, 2.0], pa.float64(), pa.int64(), "FLOAT (double)", "INTEGER (int64)"),
+        ([9, 10], pa.int64(), pa.large_string(), "INTEGER (int64)", "STRING (large_string)"),
+        (
+            [0],
+            pa.timestamp("us", tz="UTC"),
+            pa.large_string(),
+            "TIMESTAMP (timestamp[us, tz=UTC])",
+            "STRING (large_string)",
+        ),
+        ([2**63], pa.uint64(), pa.int64(), "INTEGER (uint64)", "INTEGER (int64)"),
+        ([1], pa.int64(), pa.int32(), "INTEGER (int64)", "INTEGER (int32)"),
+    ],
+    ids=[
+        "string-digits-int64",
+        "float64-int64",
+        "int64-string",
+        "timestamp-string",
+        "uint64",
+        "narrowing",
+    ],
+)
+def test_conform_refuses_every_other_change_naming_column_and_types(
+    values, source, target, found, expected
+):
+    """Each of these casts succeeds in Arrow on these values, so only the refusal stops them."""
+    batch = pa.record_batch([pa.array(values, source)], names=["series_init_idc_version"])
+    with pytest.raises(ContractMismatch) as raised:
+        conform_batch(batch, pa.schema([("series_init_idc_version", target)]))
+    message = str(raised.value)
+    assert message.startswith("column series_init_idc_version: ")
+    assert f"the query returns {found}, the contract says {expected}" in message
+
+
+def test_conform_names_the_nested_field_at_fault():
+    source = pa.list_(pa.struct([("license", pa.struct([("url", pa.int64())]))]))
+    target = pa.list_(pa.struct([("license", pa.struct([("url", pa.string())]))]))
+    with pytest.raises(
+        ContractMismatch, match=r"column sources\.license\.url: the query returns INTEGER"
+    ):
+        conform(pa.array([[{"license": {"url": 1}}]], source), target, "sources")
+    renamed = pa.list_(pa.struct([("licence", pa.struct([("url", pa.string())]))]))
+    with pytest.raises(
+        ContractMismatch,
+        match=r"column sources: the query's RECORD has fields \['licence'\] where the contract has \['license'\]",
+    ):
+        conform(pa.array([[{"licence": {"url": "u"}}]], renamed), target, "sources")
