@@ -1,5 +1,6 @@
-"""What every engine hands back: a running query's Arrow record batches and metadata, and the
-errors it raises (`transient` marks the ones worth retrying)."""
+"""What every engine hands back: a running query's Arrow record batches and metadata, what it can
+tell cheaply about a source table (`SourceTableState`), and the errors it raises (`transient`
+marks the ones worth retrying)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,15 @@ class QueryRun:
 
     batches: pa.RecordBatchReader
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceTableState:
+    """A source table as an engine sees it without reading its rows: its Arrow schema (BigQuery's
+    `tables.get`, or the snapshot's Parquet footer) and what changes when its content changes
+    (`observation`: rows and last-modified time on BigQuery; rows, bytes and file mtime in a
+    snapshot), for the source asset's data version."""
+
+    table: str
+    schema: pa.Schema
+    observation: dict[str, Any]

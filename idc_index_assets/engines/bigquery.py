@@ -35,7 +35,16 @@ from google.cloud import bigquery
 from google.cloud.bigquery._pandas_helpers import bq_to_arrow_schema
 from pydantic import Field
 
-from idc_index_assets.engines.base import BATCH_ROWS, EngineError, QueryRun
+from idc_index_assets.engines.base import (
+    BATCH_ROWS,
+    EngineError,
+    MissingSourceTableError,
+    QueryRun,
+    SourceTableState,
+)
+from idc_index_assets.sources.contract import BIGQUERY_TO_ARROW
+from idc_index_assets.sources.drift import BIGQUERY_TYPE_KEY
+from idc_index_assets.sources.tables import SOURCE_PROJECT
 
 # How long the client itself retries a retryable error (its default is 10 minutes) before the
 # error reaches the engine, as a transient EngineError.
@@ -146,6 +155,26 @@ class BigQueryEngine:
                 job_id, project=client.project, location=client.location, retry=lookup_retry
             )
 
+    def table_state(self, dataset: str, table: str) -> SourceTableState:
+        """`bigquery-public-data.<dataset>.<table>`: its schema and its row count and last-modified time, from `tables.get` (no
+        query, nothing billed). Each Arrow field records BigQuery's own type name
+        (`BIGQUERY_TYPE_KEY`), since Arrow blurs some (JSON and GEOGRAPHY arrive as strings)."""
+        table_id = f"{SOURCE_PROJECT}.{dataset}.{table}"
+        with self.resource.get_client() as client:
+            try:
+                found = client.get_table(table_id, retry=self._retry)
+            except NotFound as error:
+                raise MissingSourceTableError(f"table {table_id} is not in BigQuery") from error
+            except GoogleAPIError as error:
+                raise _engine_error(error, table_id, None, "tables.get") from error
+        schema = pa.schema([_arrow_field(f.to_api_repr()) for f in found.schema])
+        observation = {
+            "rows": found.num_rows,
+            "bytes": found.num_bytes,
+            "modified": found.modified.timestamp() if found.modified else None,
+        }
+        return SourceTableState(table_id, schema, observation)
+
     def dry_run(self, sql: str, *, query_file: str) -> int:
         """The bytes the query would process, from a dry-run job (nothing runs, nothing bills)."""
         config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
@@ -155,6 +184,18 @@ class BigQueryEngine:
             except GoogleAPIError as error:
                 raise _engine_error(error, query_file, None, "dry run") from error
             return int(job.total_bytes_processed or 0)
+
+
+def _arrow_field(column: dict) -> pa.Field:
+    """A column of a BigQuery table schema (its API form: name, type, mode, fields) as Arrow."""
+    kind = column["type"]
+    if kind in ("RECORD", "STRUCT"):
+        value: pa.DataType = pa.struct([_arrow_field(f) for f in column.get("fields", [])])
+    else:
+        value = BIGQUERY_TO_ARROW.get(kind, pa.string())
+    if column.get("mode") == "REPEATED":
+        value = pa.list_(value)
+    return pa.field(column["name"], value, metadata={BIGQUERY_TYPE_KEY: kind})
 
 
 def _is_transient(error: BaseException) -> bool:

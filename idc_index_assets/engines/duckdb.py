@@ -15,9 +15,16 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlglot import exp
 
-from idc_index_assets.engines.base import BATCH_ROWS, EngineError, MissingSourceTableError, QueryRun
+from idc_index_assets.engines.base import (
+    BATCH_ROWS,
+    EngineError,
+    MissingSourceTableError,
+    QueryRun,
+    SourceTableState,
+)
 from idc_index_assets.engines.semantics import transpile_to_duckdb
 from idc_index_assets.sources.tables import SOURCE_PROJECT, snapshot_table_path
 
@@ -46,6 +53,27 @@ class DuckDBEngine:
             return path
 
         return resolve
+
+    def table_state(self, dataset: str, table: str) -> SourceTableState:
+        """The snapshot table's schema and size from its Parquet footers (no row is read); a
+        directory of Parquet files is one table with the first file's schema, as DuckDB reads
+        it. Raises MissingSourceTableError, naming the path, when the snapshot lacks it."""
+        path = snapshot_table_path(self.source_dir, dataset, table)
+        name = f"{SOURCE_PROJECT}.{dataset}.{table}"
+        files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+        if not path.exists() or not files:
+            raise MissingSourceTableError(
+                f"table {name} is not in the source snapshot (looked for {path} or a directory "
+                f"of Parquet files {path.with_suffix('')}/)"
+            )
+        stats = [file.stat() for file in files]
+        observation = {
+            "path": str(path),
+            "rows": sum(pq.read_metadata(file).num_rows for file in files),
+            "bytes": sum(stat.st_size for stat in stats),
+            "modified": max(stat.st_mtime for stat in stats),
+        }
+        return SourceTableState(name, pq.read_schema(files[0]), observation)
 
     @contextlib.contextmanager
     def run(

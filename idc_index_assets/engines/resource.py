@@ -11,7 +11,7 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from idc_index_assets.engines.base import QueryRun
+from idc_index_assets.engines.base import QueryRun, SourceTableState
 from idc_index_assets.engines.bigquery import BigQueryEngine, IDCBigQueryResource
 from idc_index_assets.engines.duckdb import DuckDBEngine
 from idc_index_assets.sources.tables import SOURCE_PROJECT
@@ -59,6 +59,11 @@ class IndexEngine(ConfigurableResource):
         runner = self._duckdb() if local_tables else self._primary()
         with runner.run(sql, query_file=query_file, local_tables=local_tables) as run:
             yield run
+
+    def table_state(self, dataset: str, table: str) -> SourceTableState:
+        """A source table's schema and observation (no query runs): `bigquery-public-data.
+        <dataset>.<table>` on BigQuery, or its Parquet footers in the snapshot."""
+        return self._primary().table_state(dataset, table)
 
     def dry_run(self, sql: str, *, query_file: str, reads_local_tables: bool = False) -> int:
         """The bytes BigQuery would scan for the query, without running it. A query over other

@@ -14,7 +14,7 @@ from idc_index_assets.gdc.cases import (
     ProjectMap,
     load_project_map,
 )
-from idc_index_assets.indices.build import BuildResult
+from idc_index_assets.indices.build import BuildResult, require_sources
 from idc_index_assets.indices.queries import IndexQuery
 from idc_index_assets.indices.registry import GDC_MAPPING
 from idc_index_assets.indices.store import ArtifactStore
@@ -81,6 +81,7 @@ def build_gdc_mapping(
     """Run the studies query, look their patients up in the GDC, write gdc_idc_mapping's
     artifacts (validated like every index's)."""
     release_version = store.release_version_for(idc_version)
+    require_sources(query, idc_version, engine=engine)
     sql = query.render(idc_version)
     with engine.run(sql, query_file=str(query.path)) as run:
         studies = run.batches.read_all()

@@ -37,6 +37,7 @@ from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.indices.validation import CONTRACT_CHECK, INTEGRITY_CHECK
 from idc_index_assets.indices.writer import ArtifactValidationError
 from idc_index_assets.sources.contract import source_tables as source_contract_tables
+from idc_index_assets.sources.drift import SourceDriftError
 
 IDC_VERSION_PARTITIONS = DynamicPartitionsDefinition(name="idc_version")
 # Transient engine failures (BigQuery 429/5xx) are retried; errors in a query or its data are not.
@@ -140,6 +141,9 @@ def materialize(
         # Report why as failed checks; no materialization is recorded, old files stay.
         for check, problems in error.problems.items():
             yield Outcome(check, problems).result(key)
+        raise Failure(description=str(error), allow_retries=False) from error
+    except SourceDriftError as error:
+        # A source that changed shape stays changed: no retry; the message names table and column.
         raise Failure(description=str(error), allow_retries=False) from error
     except service_errors as error:
         # Only a remote service's transient failure is worth the run's retry policy.

@@ -1,17 +1,21 @@
-"""Building one index for one IDC version: render its query, run it, stream the result into its
-artifacts. Dagster assets call this; so do the benchmarks."""
+"""Building one index for one IDC version: check the source tables its query reads against the
+source contract, render the query, run it, stream the result into its artifacts. Dagster assets
+call this; so do the benchmarks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from idc_index_assets.engines.base import MissingSourceTableError
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.indices.queries import IndexQuery
 from idc_index_assets.indices.registry import IndexSpec
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.indices.validation import index_files
 from idc_index_assets.indices.writer import WrittenIndex, write_index
+from idc_index_assets.sources.drift import SourceDriftError, TableReport, compare_table
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ def build_index(
     store: ArtifactStore,
 ) -> BuildResult:
     release_version = store.release_version_for(idc_version)
+    require_sources(query, idc_version, engine=engine)
     sql = query.render(idc_version)
     directory = store.directory(idc_version)
     local_tables = {
@@ -47,3 +52,42 @@ def build_index(
             idc_version=idc_version,
         )
     return BuildResult(written, release_version, run.metadata)
+
+
+def check_sources(
+    queries: Iterable[IndexQuery], idc_version: int, *, engine: IndexEngine
+) -> list[TableReport]:
+    """Every IDC source table the queries read for this IDC version, compared with the source
+    contract (`sources.drift`) from its schema alone: Parquet footers or BigQuery's `tables.get`,
+    no query. A table of an earlier release (prior_versions_index reads them all) is compared on
+    the columns its readers use only. Raises MissingSourceTableError for a table the source lacks,
+    naming the query that reads it."""
+    readers: dict[tuple[str, str], dict[IndexQuery, None]] = {}
+    for query in queries:
+        for table in query.tables_read(idc_version):
+            readers.setdefault(table, {})[query] = None
+    newest = {f"idc_v{idc_version}", f"idc_v{idc_version}_clinical"}
+    reports = []
+    for (dataset, table), queries_reading in readers.items():
+        try:
+            state = engine.table_state(dataset, table)
+        except MissingSourceTableError as error:
+            raise MissingSourceTableError(f"{next(iter(queries_reading)).path}: {error}") from error
+        names = [query.name for query in queries_reading]
+        reports.append(
+            compare_table(
+                state.table,
+                state.schema,
+                read_by=names,
+                only_used_by=None if dataset in newest else names,
+            )
+        )
+    return reports
+
+
+def require_sources(query: IndexQuery, idc_version: int, *, engine: IndexEngine) -> None:
+    """Raise SourceDriftError, before the query runs and before any file is touched, when a
+    source table the query reads differs from the source contract."""
+    reports = check_sources([query], idc_version, engine=engine)
+    if not all(report.ok for report in reports):
+        raise SourceDriftError(reports)

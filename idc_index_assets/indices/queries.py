@@ -150,6 +150,17 @@ class IndexQuery:
             found[SourceTable(f"idc_vNN{match['suffix'] or ''}", table.name)] = None
         return tuple(found)
 
+    def tables_read(self, idc_version: int) -> tuple[tuple[str, str], ...]:
+        """(dataset, table) of every IDC source table the query reads for this IDC version, e.g.
+        ("idc_v25", "dicom_all"); prior_versions_index reads the dicom_all of every release."""
+        parsed = sqlglot.parse_one(self.render(idc_version), dialect=_DocumentedBigQuery)
+        found = {
+            (table.db, table.name): None
+            for table in parsed.find_all(exp.Table)
+            if table.catalog == SOURCE_PROJECT
+        }
+        return tuple(found)
+
     @cached_property
     def upstream_indices(self) -> tuple[str, ...]:
         """Other indices the query reads by bare name (e.g. tcia_idc_subset reads idc_index)."""

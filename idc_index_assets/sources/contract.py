@@ -14,7 +14,8 @@ import pyarrow as pa
 
 SOURCE_CONTRACT_FILE = "idc_source_contract.json"
 
-_SCALARS = {
+# BigQuery's scalar types (and their legacy names) as BigQuery exports them to Arrow
+BIGQUERY_TO_ARROW = {
     "STRING": pa.string(),
     "INT64": pa.int64(),
     "INTEGER": pa.int64(),
@@ -33,18 +34,24 @@ def arrow_field(column: dict) -> pa.Field:
     if column["type"] == "RECORD":
         value_type: pa.DataType = pa.struct([arrow_field(field) for field in column["fields"]])
     else:
-        value_type = _SCALARS[column["type"]]
+        value_type = BIGQUERY_TO_ARROW[column["type"]]
     if column.get("mode") == "REPEATED":
         value_type = pa.list_(value_type)
     return pa.field(column["name"], value_type)
 
 
 @cache
+def contract_columns() -> dict[str, list[dict]]:
+    """Contract table name (`bigquery-public-data.idc_vNN.dicom_all`) → its columns as the JSON
+    gives them: name, type, mode, nested `fields`, `used_by` (the indices that read it)."""
+    text = resources.files("idc_index_assets").joinpath("data", SOURCE_CONTRACT_FILE).read_text()
+    return {name: table["columns"] for name, table in json.loads(text)["tables"].items()}
+
+
+@cache
 def source_tables() -> dict[str, pa.Schema]:
     """Contract table name (`bigquery-public-data.idc_vNN.dicom_all`) → Arrow schema."""
-    text = resources.files("idc_index_assets").joinpath("data", SOURCE_CONTRACT_FILE).read_text()
-    tables = json.loads(text)["tables"]
     return {
-        name: pa.schema([arrow_field(column) for column in table["columns"]])
-        for name, table in tables.items()
+        name: pa.schema([arrow_field(column) for column in columns])
+        for name, columns in contract_columns().items()
     }
