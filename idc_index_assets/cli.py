@@ -80,6 +80,36 @@ def _dry_run(selection: list[str], idc_version: str | None) -> int:
     return 0
 
 
+def _check_source(args: argparse.Namespace) -> int:
+    """Compare every source table the queries read for one IDC version with the source contract;
+    one line per table; exit status 1 when any differs."""
+    from idc_index_assets.definitions import defs
+    from idc_index_assets.engines.base import EngineError
+    from idc_index_assets.gdc.cases import STUDIES_QUERY
+    from idc_index_assets.indices.build import check_sources
+    from idc_index_assets.indices.queries import load_query
+    from idc_index_assets.indices.registry import INDICES
+    from idc_index_assets.sources.drift import CONTRACT_HINT
+
+    with defs.resources["index_engine"].process_config_and_initialize_cm() as engine:
+        version = _pick_version(engine, args.idc_version)
+        if isinstance(version, str):
+            return _fail(version)
+        queries = [*(load_query(spec.name) for spec in INDICES), load_query(STUDIES_QUERY)]
+        try:
+            reports = check_sources(queries, version, engine=engine)
+        except EngineError as error:
+            print(f"FAIL {error}")
+            return 1
+    for report in reports:
+        print(report.line())
+    failed = [report for report in reports if not report.ok]
+    print(f"IDC version {version}: {len(reports)} source tables, {len(failed)} differ")
+    if failed:
+        print(CONTRACT_HINT)
+    return 1 if failed else 0
+
+
 def _package(args: argparse.Namespace) -> int:
     from idc_index_assets.releases.assets import WHEEL_ASSET
 
@@ -255,6 +285,14 @@ def parser() -> argparse.ArgumentParser:
         help="only report the bytes each query would scan (bigquery engine)",
     )
     build.set_defaults(handler=_build)
+
+    check_source = commands.add_parser(
+        "check-source", help="compare the source tables of one IDC version with the contract"
+    )
+    check_source.add_argument(
+        "--idc-version", help="IDC version N (default: the newest in the source)"
+    )
+    check_source.set_defaults(handler=_check_source)
 
     package = commands.add_parser("package", help="build the idc-index-data wheel")
     package.add_argument("--idc-version", help="IDC version N (default: the newest in the source)")

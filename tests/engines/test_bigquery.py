@@ -32,14 +32,15 @@ from google.auth.credentials import AnonymousCredentials
 from sqlglot import exp
 
 from idc_index_assets.cli import main
-from idc_index_assets.engines.base import EngineError
+from idc_index_assets.engines.base import EngineError, MissingSourceTableError
 from idc_index_assets.engines.bigquery import BigQueryEngine, IDCBigQueryResource
 from idc_index_assets.engines.resource import IndexEngine
-from idc_index_assets.indices.build import build_index
+from idc_index_assets.indices.build import build_index, check_sources
 from idc_index_assets.indices.queries import load_query
 from idc_index_assets.indices.registry import INDEX_BY_NAME, INDICES
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.indices.validation import index_files
+from idc_index_assets.sources.drift import compare_table
 from idc_index_assets.sources.tables import SOURCE_PROJECT, snapshot_table_path
 from tests.conftest import SAMPLE_VERSIONS
 from tests.servers.bigquery_server import bigquery_server, server_executable
@@ -221,6 +222,34 @@ def test_bigquery_available_versions_come_from_idc_current(bigquery_engine, samp
     newest = snapshot_table_path(sample_source, f"idc_v{SAMPLE_VERSIONS}", "version_metadata")
     expected = pc.max(pq.read_table(newest)["idc_version"]).as_py()
     assert bigquery_engine.available_versions() == list(range(1, expected + 1))
+
+
+def test_bigquery_source_tables_are_checked_from_their_schema(
+    bigquery_engine, bigquery_client, sample_source
+):
+    """tables.get gives the schema (compared with the source contract) and the observation; a
+    table whose column changed type is reported with table and column."""
+    queries = [load_query(name) for name in SERVER_INDICES]
+    reports = check_sources(queries, SAMPLE_VERSIONS, engine=bigquery_engine)
+    assert reports and all(r.ok for r in reports), [r.line() for r in reports]
+    state = bigquery_engine.table_state(f"idc_v{SAMPLE_VERSIONS}", "version_metadata")
+    parquet = snapshot_table_path(sample_source, f"idc_v{SAMPLE_VERSIONS}", "version_metadata")
+    assert state.observation["rows"] == pq.read_metadata(parquet).num_rows
+    # lastModifiedTime, which crucible-emulator leaves out (BigQuery always sends it)
+    assert "modified" in state.observation
+    bigquery_client.create_dataset(f"{SOURCE_PROJECT}.idc_v999", exists_ok=True)
+    bigquery_client.query(
+        f"CREATE TABLE `{SOURCE_PROJECT}.idc_v999.version_metadata` "
+        "(idc_version STRING, version_timestamp STRING)"
+    ).result()
+    drifted = bigquery_engine.table_state("idc_v999", "version_metadata")
+    report = compare_table(drifted.table, drifted.schema, read_by=["version_metadata_index"])
+    assert report.line() == (
+        f"FAIL {SOURCE_PROJECT}.idc_v999.version_metadata: idc_version: expected INT64, found "
+        "STRING (read by version_metadata_index)"
+    )
+    with pytest.raises(MissingSourceTableError, match=r"idc_v999\.dicom_all is not in BigQuery"):
+        bigquery_engine.table_state("idc_v999", "dicom_all")
 
 
 # --- the resource ------------------------------------------------------------------------------

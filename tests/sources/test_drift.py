@@ -150,10 +150,16 @@ def test_an_earlier_release_is_compared_on_the_columns_its_readers_use():
     schema = pa.schema(
         [
             (name, pa.int64() if name == "instance_size" else pa.string())
-            for name in (
-                "collection_id PatientID SeriesInstanceUID StudyInstanceUID Modality gcs_url "
-                "crdc_series_uuid instance_size"
-            ).split()
+            for name in [
+                "collection_id",
+                "PatientID",
+                "SeriesInstanceUID",
+                "StudyInstanceUID",
+                "Modality",
+                "gcs_url",
+                "crdc_series_uuid",
+                "instance_size",
+            ]
         ]
     )
     table = f"{SOURCE_PROJECT}.idc_v1.dicom_all"
@@ -177,3 +183,27 @@ def test_bigquery_names_and_recorded_types_compare_as_bigquery_types():
     assert [str(d) for d in compare_table(table, json_typed).failed] == [
         "version_timestamp: expected STRING, found JSON"
     ]
+
+
+def test_check_source_command_prints_a_line_per_table_and_fails_on_drift(
+    source_copy, monkeypatch, tmp_path, capsys
+):
+    from idc_index_assets.cli import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("IDC_ENGINE", "duckdb")
+    monkeypatch.setenv("IDC_SOURCE_DIR", str(source_copy))
+    assert main(["check-source", "--idc-version", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "IDC version 2: 9 source tables, 0 differ"
+    assert all(line.startswith("ok   ") for line in lines[:-1])
+
+    _rewrite(source_copy, "auxiliary_metadata", _retyped)
+    assert main(["check-source"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"FAIL {SOURCE_PROJECT}.idc_v{N}.auxiliary_metadata: "
+        "series_init_idc_version: expected INT64, found STRING (read by idc_index)"
+    ) in out.splitlines()
+    assert f"IDC version {N}: 10 source tables, 1 differ" in out
+    assert CONTRACT_HINT in out
