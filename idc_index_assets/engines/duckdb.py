@@ -83,9 +83,7 @@ class DuckDBEngine:
         # Beyond the memory limit DuckDB spills here; a private directory unless one is given.
         spill = Path(self.temp_directory or tempfile.mkdtemp(prefix="idc-duckdb-spill-"))
         spill.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(
-            config={"memory_limit": self.memory_limit, "temp_directory": str(spill)}
-        )
+        connection = connect(memory_limit=self.memory_limit, temp_directory=spill)
         try:
             if self.threads:
                 connection.execute(f"SET threads = {int(self.threads)}")
@@ -99,6 +97,16 @@ class DuckDBEngine:
             connection.close()
             if self.temp_directory is None:
                 shutil.rmtree(spill, ignore_errors=True)
+
+
+def connect(**config: object) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection whose session behaves like BigQuery's: its time zone is UTC (BigQuery's
+    default time zone), whatever the host's TZ, so TIMESTAMP/DATETIME conversions, EXTRACT and
+    DATE(timestamp) never depend on where the engine runs."""
+    connection = duckdb.connect(config={key: str(value) for key, value in config.items()})
+    # a setting of the (built-in) ICU extension: not accepted in the connect() config
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
 
 
 def _as_bigquery_result(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:

@@ -57,8 +57,21 @@ def transpile_to_duckdb(sql: str, resolve_table: Callable[[exp.Table], Path]) ->
 
     tree = tree.transform(replace)
     for fix in _BIGQUERY_SEMANTICS:
-        tree = tree.transform(fix, copy=False)
+        tree = _bottom_up(tree, fix)
     return tree.sql(dialect="duckdb", comments=False)
+
+
+def _bottom_up(tree: exp.Expression, fix: Callable[[exp.Expression], exp.Expression]):
+    """Applies `fix` to every node, children before their parent, so that a rewrite that copies
+    its operands (a[OFFSET(i)] into a CASE) copies them already rewritten (nested subscripts)."""
+    for node in reversed(list(tree.walk(bfs=False))):
+        new = fix(node)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
 
 
 # --- BigQuery semantics in DuckDB ------------------------------------------------------------------
@@ -77,27 +90,231 @@ def _float64_literal(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _array_agg_limit(node: exp.Expression) -> exp.Expression:
-    """`ARRAY_AGG(x ... LIMIT n)`: DuckDB has no LIMIT in aggregates; keep the first n of the
-    ordered (and NULL-filtered) array instead."""
-    agg = node.this if isinstance(node, exp.IgnoreNulls | exp.RespectNulls) else node
-    if not isinstance(agg, exp.ArrayAgg) or not isinstance(agg.this, exp.Limit):
+_ORDERED_AGGREGATES = (exp.ArrayAgg, exp.GroupConcat, exp.ArrayConcatAgg)
+
+
+def _aggregate_order_limit(node: exp.Expression) -> exp.Expression:
+    """ARRAY_AGG, STRING_AGG and ARRAY_CONCAT_AGG with `LIMIT n` (DuckDB has no LIMIT in
+    aggregates), or with DISTINCT and an ORDER BY (DuckDB compares the ORDER BY with the argument
+    after binding, so it refuses one that calls ERROR() or another volatile function): the
+    values are gathered into a list, DISTINCT ones sorted by value (BigQuery allows only the
+    argument itself as the sort key then), NULLs dropped where BigQuery drops them, the first n
+    kept, and the list turned into the aggregate's result."""
+    wrapper = node if isinstance(node, exp.IgnoreNulls | exp.RespectNulls) else None
+    agg = node.this if wrapper else node
+    if not isinstance(agg, _ORDERED_AGGREGATES) or isinstance(node.parent, exp.IgnoreNulls):
         return node
-    limit = agg.this
-    agg.set("this", limit.this)
-    return exp.Anonymous(
-        this="list_slice", expressions=[node, exp.Literal.number(1), limit.expression]
+    body, limit = agg.this, None
+    if isinstance(body, exp.Limit):
+        body, limit = body.this, body.expression
+    order = body if isinstance(body, exp.Order) else None
+    value = order.this if order else body
+    distinct = isinstance(value, exp.Distinct)
+    if distinct:
+        value = value.expressions[0]
+    if limit is None and not (distinct and order):
+        return node
+    # STRING_AGG and ARRAY_CONCAT_AGG skip NULL inputs; ARRAY_AGG only with IGNORE NULLS
+    skip_nulls = isinstance(wrapper, exp.IgnoreNulls) or not isinstance(agg, exp.ArrayAgg)
+    gathered: exp.Expression = (
+        exp.Distinct(expressions=[value.copy()]) if distinct else value.copy()
+    )
+    if order and not distinct:
+        gathered = exp.Order(this=gathered, expressions=[o.copy() for o in order.expressions])
+    items: exp.Expression = exp.ArrayAgg(this=gathered)
+    if skip_nulls:
+        items = exp.Filter(
+            this=items,
+            expression=exp.Where(
+                this=exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))
+            ),
+        )
+    if order and distinct:
+        (key,) = order.expressions
+        descending = bool(key.args.get("desc"))
+        nulls_first = key.args.get("nulls_first")
+        if nulls_first is None:
+            nulls_first = descending is False
+        items = exp.func(
+            "list_sort",
+            items,
+            exp.Literal.string("DESC" if descending else "ASC"),
+            exp.Literal.string("NULLS FIRST" if nulls_first else "NULLS LAST"),
+        )
+    if limit is not None:
+        items = exp.func("list_slice", items, exp.Literal.number(1), limit.copy())
+    if isinstance(agg, exp.GroupConcat):
+        # no value (no row, or only NULLs) gives NULL, not ''
+        separator = agg.args.get("separator") or exp.Literal.string(",")
+        return exp.func(
+            "array_to_string", exp.Nullif(this=items, expression=exp.Array()), separator.copy()
+        )
+    if isinstance(agg, exp.ArrayConcatAgg):
+        return exp.func("flatten", items)
+    return items
+
+
+# --- Positions: BigQuery counts from 0 (OFFSET, WITH OFFSET) or 1 (ORDINAL); DuckDB lists from 1 ---
+
+_SUBSCRIPTS = {"OFFSET": (0, False), "SAFE_OFFSET": (0, True), "ORDINAL": (1, False)}
+_SUBSCRIPTS["SAFE_ORDINAL"] = (1, True)
+
+
+def _array_subscript(node: exp.Expression) -> exp.Expression:
+    """`a[OFFSET(i)]`, `a[ORDINAL(i)]`, `a[i]` (an OFFSET) and their SAFE_ forms, for any index
+    expression. Out of range (negative included: DuckDB would count from the end), OFFSET and
+    ORDINAL fail with BigQuery's 'Array index i is out of bounds' and the SAFE_ forms give NULL;
+    a NULL array or index gives NULL."""
+    if not isinstance(node, exp.Bracket) or node.meta.get("duckdb_semantics"):
+        return node
+    if len(node.expressions) != 1 or node.args.get("json_access"):
+        return node
+    (index,) = node.expressions
+    if isinstance(index, exp.Anonymous) and index.name.upper() in _SUBSCRIPTS:
+        # the parser leaves an inner subscript of nested brackets as a plain function call
+        base, safe = _SUBSCRIPTS[index.name.upper()]
+        (index,) = index.expressions
+    elif "offset" in node.args or isinstance(index, exp.Literal) and index.is_int:
+        base, safe = node.args.get("offset") or 0, bool(node.args.get("safe"))
+    else:
+        return node  # a field name or a JSON subscript
+    array = node.this
+    position = (
+        index.copy() if base == 0 else exp.Sub(this=index.copy(), expression=exp.Literal.number(1))
+    )
+    element = exp.Bracket(
+        this=array.copy(),
+        expressions=[
+            exp.Add(this=exp.paren(position.copy(), copy=False), expression=exp.Literal.number(1))
+        ],
+        offset=1,
+    )
+    element.meta["duckdb_semantics"] = True
+    if isinstance(index, exp.Literal) and index.is_int and int(index.this) >= base and safe:
+        return element  # DuckDB gives NULL past the end too
+    if safe:
+        return exp.Case(
+            ifs=[
+                exp.If(this=exp.GTE(this=position, expression=exp.Literal.number(0)), true=element)
+            ]
+        )
+    return _fill(
+        """
+        CASE
+          WHEN __position__ >= 0 AND __position__ < len(__array__) THEN __element__
+          WHEN __array__ IS NULL OR __position__ IS NULL THEN NULL
+          ELSE error('Array index ' || CAST(__index__ AS VARCHAR) || ' is out of bounds')
+        END
+        """,
+        __position__=exp.paren(position, copy=False),
+        __array__=array,
+        __element__=element,
+        __index__=index,
     )
 
 
-def _distinct_aggregate_order(node: exp.Expression) -> exp.Expression:
-    """`STRING_AGG(DISTINCT x ORDER BY x)`: the parser makes BigQuery's NULLS FIRST explicit, which
-    DuckDB may reject beside DISTINCT; STRING_AGG skips NULLs, so their place never matters."""
-    order = node.this if isinstance(node, exp.GroupConcat) else None
-    if isinstance(order, exp.Order) and isinstance(order.this, exp.Distinct):
-        for ordered in order.expressions:
-            ordered.set("nulls_first", False if not ordered.args.get("desc") else None)
+def _unnest_with_offset(node: exp.Expression) -> exp.Expression:
+    """`UNNEST(a) AS x WITH OFFSET AS o` numbers the elements from 0; DuckDB's WITH ORDINALITY,
+    which the parser maps it to, from 1. The UNNEST becomes a (lateral) subquery giving each
+    element and its 0-based offset, under the same names."""
+    if not isinstance(node, exp.Unnest) or not node.args.get("offset"):
+        return node
+    if len(node.expressions) != 1:
+        return node
+    offset = node.args["offset"]
+    offset_name = offset.name if isinstance(offset, exp.Identifier) else "offset"
+    alias = node.args.get("alias")
+    columns = alias.columns if alias else []
+    value_name = columns[0].name if columns else "value"
+    table_name = alias.name if alias and alias.name else value_name
+    (array,) = node.expressions
+    numbered = exp.select(
+        exp.alias_(exp.Unnest(expressions=[array.copy()]), value_name, quoted=True),
+        exp.alias_(
+            exp.Sub(
+                this=exp.func("generate_subscripts", array.copy(), exp.Literal.number(1)),
+                expression=exp.Literal.number(1),
+            ),
+            offset_name,
+            quoted=True,
+        ),
+    )
+    return exp.Subquery(
+        this=numbered, alias=exp.TableAlias(this=exp.to_identifier(f"_{table_name}_numbered"))
+    )
+
+
+def _timestamp_results(node: exp.Expression) -> exp.Expression:
+    """TIMESTAMP_MICROS/MILLIS/SECONDS and PARSE_TIMESTAMP return a TIMESTAMP (an instant, DuckDB's
+    TIMESTAMPTZ); the parser maps them to DuckDB functions returning a TIMESTAMP without time zone
+    (BigQuery's DATETIME). PARSE_TIMESTAMP reads a string without an offset in its time zone
+    argument, UTC by default; the parser drops that argument."""
+    if isinstance(node, exp.UnixToTime):
+        return exp.cast(node, exp.DataType.Type.TIMESTAMPTZ)
+    if type(node) is not exp.StrToTime:
+        return node
+    zone = node.args.get("zone") or exp.Literal.string("UTC")
+    node.set("zone", None)
+    fmt = node.args.get("format")
+    if not isinstance(fmt, exp.Literal) or "%z" in fmt.this or "%Ez" in fmt.this:
+        return exp.cast(node, exp.DataType.Type.TIMESTAMPTZ)
+    return exp.func("timezone", zone, node)
+
+
+def _safe_function(node: exp.Expression) -> exp.Expression:
+    """`SAFE.f(...)`: NULL where f fails. DuckDB's try() does that; it refuses arguments that call
+    ERROR() (or another volatile function), so an error of an argument is never hidden there."""
+    if isinstance(node, exp.SafeFunc):
+        return exp.func("try", node.this)
     return node
+
+
+def _order_by_subquery_alias(node: exp.Expression) -> exp.Expression:
+    """`SELECT ARRAY(SELECT ...) AS b ... ORDER BY b[OFFSET(0)]`: DuckDB cannot bind an ORDER BY
+    expression over an alias whose expression has a subquery. The SELECT without its ORDER BY
+    (and LIMIT) becomes a subquery that the ORDER BY then reads by name; ORDER BY terms over
+    other columns ride along as hidden columns."""
+    if not isinstance(node, exp.Select) or not node.args.get("order"):
+        return node
+    with_subquery = {
+        projection.alias
+        for projection in node.expressions
+        if isinstance(projection, exp.Alias) and projection.this.find(exp.Query)
+    }
+    order = node.args["order"]
+    if not with_subquery or not any(
+        not isinstance(key.this, exp.Column)
+        and any(c.name in with_subquery and not c.table for c in key.this.find_all(exp.Column))
+        for key in order.expressions
+    ):
+        return node
+    outputs = {projection.alias_or_name for projection in node.expressions}
+    inner = node.copy()
+    for arg in ("order", "limit", "offset"):
+        inner.set(arg, None)
+    hidden = []
+    keys = []
+    for position, key in enumerate(order.expressions):
+        key = key.copy()
+        columns = list(key.this.find_all(exp.Column))
+        by_output = isinstance(key.this, exp.Literal) or all(
+            c.name in outputs and not c.table for c in columns
+        )
+        if not by_output:
+            name = f"__order_{position}"
+            inner.select(exp.alias_(key.this.copy(), name, quoted=True), copy=False)
+            hidden.append(exp.to_identifier(name, quoted=True))
+            key.set("this", exp.column(name, quoted=True))
+        keys.append(key)
+    star = exp.Star(**({"except_": hidden} if hidden else {}))
+    outer = exp.select(star).from_(
+        exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("_ordered")))
+    )
+    outer.set("order", exp.Order(expressions=keys))
+    for arg in ("limit", "offset"):
+        if node.args.get(arg):
+            outer.set(arg, node.args[arg].copy())
+    return outer
 
 
 # BigQuery reads a string as INT64 when it is a decimal or 0x-hex integer, optionally signed and
@@ -183,17 +400,45 @@ CASE
   ELSE printf('%.17g', __float__)
 END
 """
+# BigQuery writes TIME, DATETIME and TIMESTAMP with 0, 3 or 6 fractional digits ('10:00:00',
+# '10:00:00.120', '10:00:00.123456'); DuckDB drops every trailing zero ('10:00:00.12'). Both write
+# a TIMESTAMP in UTC (the engine pins DuckDB's session time zone) as '... +00'.
+_STRING_FROM_TIME = r"""
+CASE
+  WHEN NOT contains(__text__, '.') THEN __text__
+  ELSE regexp_replace(
+    __text__,
+    '\.[0-9]+',
+    '.' || rpad(
+      regexp_extract(__text__, '\.([0-9]+)', 1),
+      CASE WHEN length(regexp_extract(__text__, '\.([0-9]+)', 1)) <= 3 THEN 3 ELSE 6 END,
+      '0'
+    )
+  )
+END
+"""
+_TIME_TYPES = (
+    exp.DataType.Type.TIME,
+    exp.DataType.Type.TIMESTAMP,
+    exp.DataType.Type.TIMESTAMPTZ,
+    exp.DataType.Type.DATETIME,
+)
 _STRING_BY_TYPE = """
 CASE
   WHEN typeof(__value__) IN ('DOUBLE', 'FLOAT') THEN __from_float__
+  WHEN typeof(__value__) IN ('TIME', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE') THEN __from_time__
   ELSE CAST(__value__ AS VARCHAR)
 END
 """
 
 
-def _float64_to_string(node: exp.Expression) -> exp.Expression:
-    """`CAST(x AS STRING)` of a FLOAT64 gives BigQuery's text (see _STRING_FROM_FLOAT); where the
-    parse tree does not tell whether x is a FLOAT64, DuckDB's typeof(x) decides at run time."""
+def _to_string(node: exp.Expression) -> exp.Expression:
+    """`CAST(x AS STRING)` of a FLOAT64, TIME, DATETIME or TIMESTAMP gives BigQuery's text (see
+    _STRING_FROM_FLOAT, _STRING_FROM_TIME); where the parse tree does not tell x's type (a
+    column), DuckDB's typeof(x) picks the rule at run time.
+
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_functions#cast_as_string
+    """
     if not isinstance(node, exp.Cast) or not node.to.is_type(*exp.DataType.TEXT_TYPES):
         return node
     if node.meta.get("duckdb_semantics"):
@@ -202,14 +447,25 @@ def _float64_to_string(node: exp.Expression) -> exp.Expression:
     is_float = _float_literal(value) or (
         isinstance(value, exp.Cast) and value.to.is_type(*exp.DataType.REAL_TYPES)
     )
-    if not is_float and (isinstance(value, exp.Literal | exp.Cast) or value.type):
+    is_time = isinstance(value, exp.Cast) and value.to.is_type(*_TIME_TYPES)
+    known = isinstance(value, exp.Literal | exp.Cast) or (
+        value.type and not value.type.is_type(exp.DataType.Type.UNKNOWN)
+    )
+    if known and not (is_float or is_time):
         return node  # a literal or cast of another type
+    as_text = exp.cast(value.copy(), exp.DataType.Type.VARCHAR)
+    as_text.meta["duckdb_semantics"] = True
+    from_time = _fill(_STRING_FROM_TIME, __text__=as_text)
+    if is_time:
+        return from_time
     as_float = exp.cast(value.copy(), exp.DataType.Type.DOUBLE)
     as_float.meta["duckdb_semantics"] = True
     from_float = _fill(_STRING_FROM_FLOAT, __float__=as_float)
     if is_float:
         return from_float
-    return _fill(_STRING_BY_TYPE, __value__=value, __from_float__=from_float)
+    return _fill(
+        _STRING_BY_TYPE, __value__=value, __from_float__=from_float, __from_time__=from_time
+    )
 
 
 def _float_literal(node: exp.Expression) -> bool:
@@ -264,10 +520,14 @@ def _format(node: exp.Expression) -> exp.Expression:
 
 _BIGQUERY_SEMANTICS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _float64_literal,
-    _array_agg_limit,
-    _distinct_aggregate_order,
+    _order_by_subquery_alias,
+    _aggregate_order_limit,
+    _array_subscript,
+    _unnest_with_offset,
+    _safe_function,
+    _timestamp_results,
     _int64_cast,
-    _float64_to_string,
+    _to_string,
     _division,
     _round_precision,
     _format,

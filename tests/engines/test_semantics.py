@@ -7,6 +7,9 @@ transpiled SQL happens to return; the SQL runs in a real DuckDB connection.
 from __future__ import annotations
 
 import datetime
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -15,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from idc_index_assets.engines.base import EngineError
-from idc_index_assets.engines.duckdb import DuckDBEngine
+from idc_index_assets.engines.duckdb import DuckDBEngine, connect
 from idc_index_assets.engines.semantics import transpile_to_duckdb
 
 
@@ -24,7 +27,7 @@ def no_tables(table):
 
 
 def run(sql: str) -> duckdb.DuckDBPyRelation:
-    return duckdb.connect().sql(transpile_to_duckdb(sql, no_tables))
+    return connect().sql(transpile_to_duckdb(sql, no_tables))
 
 
 def rows(sql: str) -> list[tuple]:
@@ -103,13 +106,14 @@ def test_string_agg_distinct_ordered_ignores_nulls():
     ) == ("10,2",)
 
 
-def test_string_agg_distinct_order_carries_no_null_ordering():
-    # NULLs never reach STRING_AGG's output, so no NULLS FIRST/LAST beside DISTINCT, which some
-    # DuckDB versions refuse.
-    duck_sql = transpile_to_duckdb(
-        "SELECT STRING_AGG(DISTINCT x, ',' ORDER BY x) FROM UNNEST(['a']) AS x", no_tables
-    )
-    assert "NULLS" not in duck_sql.upper()
+def test_distinct_aggregate_ordered_by_an_argument_that_can_fail():
+    # BigQuery aggregate ORDER BY with DISTINCT: "the sort key must be the same as the
+    # expression"; ERROR() in it fails only for the rows that reach it.
+    case = "CASE x WHEN 1 THEN 'one' WHEN 0 THEN 'zero' ELSE ERROR(CONCAT('bad ', CAST(x AS STRING))) END"
+    sql = f"SELECT STRING_AGG(DISTINCT {case}, ',' ORDER BY {case}) FROM UNNEST(__values__) AS x"
+    assert row(sql.replace("__values__", "[1, 0, 1]")) == ("one,zero",)
+    with pytest.raises(duckdb.Error, match="bad 7"):
+        rows(sql.replace("__values__", "[1, 7]"))
 
 
 # 4. SAFE_CAST / CAST to INT64
@@ -371,3 +375,38 @@ def test_division_by_zero_fails():
     assert row(
         "SELECT a / b, a / 4, SAFE_DIVIDE(a, 0), IEEE_DIVIDE(a, 0) FROM (SELECT 1 AS a, 2 AS b)"
     ) == (0.5, 0.25, None, float("inf"))
+
+
+_IN_NEW_YORK = """
+import pathlib, sys
+import pyarrow as pa
+from idc_index_assets.engines.duckdb import DuckDBEngine
+sql = '''
+    SELECT DATE(ts) AS d, EXTRACT(HOUR FROM ts) AS h, CAST(ts AS STRING) AS s,
+      CAST(TIMESTAMP '2024-03-10 02:30:00' AS STRING) AS literal
+    FROM (SELECT TIMESTAMP_MICROS(micros) AS ts FROM t)
+'''
+path = pathlib.Path(sys.argv[1]) / "t.parquet"
+import pyarrow.parquet as pq
+pq.write_table(pa.table({"micros": [1710037800000000]}), path)
+with DuckDBEngine(path.parent).run(sql, query_file="q.sql", local_tables={"t": path}) as run:
+    print(run.batches.read_all().to_pylist())
+"""
+
+
+def test_session_time_zone_is_utc_whatever_the_host_tz(tmp_path):
+    # BigQuery's default time zone is UTC: a TIMESTAMP's DATE, its EXTRACT(HOUR) and its string
+    # form are UTC's, and a TIMESTAMP literal without an offset is in UTC. A host in New York
+    # (where 2024-03-10 02:30 does not exist) must not shift them.
+    # https://cloud.google.com/bigquery/docs/reference/standard-sql/timestamp_functions#timezone_definitions
+    done = subprocess.run(
+        [sys.executable, "-c", _IN_NEW_YORK, str(tmp_path)],
+        env={**os.environ, "TZ": "America/New_York"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == (
+        "[{'d': datetime.date(2024, 3, 10), 'h': 2, 's': '2024-03-10 02:30:00+00',"
+        " 'literal': '2024-03-10 02:30:00+00'}]"
+    )
