@@ -9,7 +9,7 @@ import contextlib
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +79,7 @@ class DuckDBEngine:
     def run(
         self, sql: str, *, query_file: str, local_tables: dict[str, Path] | None = None
     ) -> Iterator[QueryRun]:
-        duck_sql = transpile_to_duckdb(sql, self.resolver(local_tables or {}, query_file))
+        resolve = self.resolver(local_tables or {}, query_file)
         # Beyond the memory limit DuckDB spills here; a private directory unless one is given.
         spill = Path(self.temp_directory or tempfile.mkdtemp(prefix="idc-duckdb-spill-"))
         spill.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ class DuckDBEngine:
             if self.threads:
                 connection.execute(f"SET threads = {int(self.threads)}")
             try:
-                result = _as_bigquery_result(connection.sql(duck_sql))
+                result = run_statement(connection, sql, resolve)
                 reader = result.to_arrow_reader(BATCH_ROWS)
             except duckdb.Error as error:
                 raise EngineError(f"{query_file}: DuckDB failed: {_first_line(error)}") from error
@@ -107,6 +107,13 @@ def connect(**config: object) -> duckdb.DuckDBPyConnection:
     # a setting of the (built-in) ICU extension: not accepted in the connect() config
     connection.execute("SET TimeZone = 'UTC'")
     return connection
+
+
+def run_statement(
+    connection: duckdb.DuckDBPyConnection, sql: str, resolve_table: Callable[[exp.Table], Path]
+) -> duckdb.DuckDBPyRelation:
+    """One BigQuery statement, transpiled, on the connection: its result with BigQuery's shape."""
+    return _as_bigquery_result(connection.sql(transpile_to_duckdb(sql, resolve_table)))
 
 
 def _as_bigquery_result(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:

@@ -1,0 +1,38 @@
+"""A conformance case: a BigQuery statement, BigQuery's documented result, and where the
+documentation says so. `rows` is the result as DuckDB's Python client gives it (tuples of
+int, float, str, bool, None, list, dict, datetime.date, decimal.Decimal); `Fails(pattern)` is
+an error whose message matches the pattern. `xfail` gives why the embedded engine does not
+match BigQuery yet (the test is then a strict expected failure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DOCS = "https://cloud.google.com/bigquery/docs/reference/standard-sql/"
+
+
+@dataclass(frozen=True)
+class Fails:
+    pattern: str
+
+
+@dataclass(frozen=True)
+class Case:
+    sql: str
+    rows: list[tuple] | Fails
+    doc: str  # page#section under DOCS
+    xfail: str | None = None
+
+    @property
+    def url(self) -> str:
+        return DOCS + self.doc
+
+
+def one(*values) -> list[tuple]:
+    """A result of one row."""
+    return [values]
+
+
+def column(*values) -> list[tuple]:
+    """A result of one column, one row per value."""
+    return [(value,) for value in values]

@@ -1,0 +1,79 @@
+"""BigQuery statements run on the embedded engine give BigQuery's documented results.
+
+Each case (in the modules beside this one, grouped like BigQuery's function reference) is a
+small BigQuery statement, the result BigQuery's documentation gives for it and the section that
+says so. All cases share one DuckDB connection, configured as the engine configures its own.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from idc_index_assets.engines.duckdb import connect, run_statement
+from tests.engines.conformance import (
+    aggregates,
+    array_functions,
+    arrays_and_unnest,
+    conditional,
+    conversion,
+    dates_and_times,
+    operators_and_null,
+    strings_and_regex,
+    structs,
+    window_functions,
+)
+from tests.engines.conformance.case import Case, Fails
+
+GROUPS = (
+    arrays_and_unnest,
+    array_functions,
+    structs,
+    strings_and_regex,
+    conversion,
+    dates_and_times,
+    aggregates,
+    window_functions,
+    conditional,
+    operators_and_null,
+)
+
+
+def _params():
+    for group in GROUPS:
+        name = group.__name__.rsplit(".", 1)[-1]
+        for number, case in enumerate(group.CASES, 1):
+            marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+            yield pytest.param(case, id=f"{name}-{number}", marks=marks)
+
+
+@pytest.fixture(scope="module")
+def connection():
+    with connect() as con:
+        yield con
+
+
+def _no_tables(table):
+    raise AssertionError(f"a conformance case reads no table, got {table}")
+
+
+@pytest.mark.parametrize("case", list(_params()))
+def test_documented_result(case: Case, connection: duckdb.DuckDBPyConnection):
+    if isinstance(case.rows, Fails):
+        with pytest.raises(duckdb.Error, match=case.rows.pattern):
+            run_statement(connection, case.sql, _no_tables).fetchall()
+        return
+    assert run_statement(connection, case.sql, _no_tables).fetchall() == case.rows, case.url
+
+
+def test_the_suite_is_large_every_case_cites_its_documentation_and_the_readme_counts_it():
+    cases = [case for group in GROUPS for case in group.CASES]
+    assert len(cases) >= 200
+    for case in cases:
+        assert re.fullmatch(r"[a-z_-]+(#[a-z0-9_-]+)?", case.doc), case.doc
+    passing = sum(1 for case in cases if not case.xfail)
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    assert f"{passing} BigQuery statements" in readme, "update the count in the README"
