@@ -25,6 +25,8 @@ the parsed tree (queries stay plain BigQuery SQL):
 
 The DuckDB session's time zone is UTC (`duckdb.connect`), so nothing depends on the host's TZ.
 
+`bigquery_refusals` finds what BigQuery rejects and DuckDB would run (ORDER BY an ARRAY, ...).
+
 The engine also gives the result BigQuery's shape: a NULL ARRAY comes out empty, an ARRAY with a
 NULL element fails, and a SUM of integers is INT64 (see `_as_bigquery_result`).
 
@@ -43,6 +45,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, UnsupportedError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
 
 
 def _parquet_scan(path: Path) -> exp.Expression:
@@ -757,3 +761,87 @@ _BIGQUERY_SEMANTICS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _division,
     _round_precision,
 )
+
+
+# --- What BigQuery refuses and DuckDB would run ---------------------------------------------------
+
+
+def bigquery_refusals(sql: str, schema: dict | None = None) -> list[tuple[int | None, str]]:
+    """Constructs in `sql` that BigQuery rejects but DuckDB would run, as (line, message): ORDER BY,
+    GROUP BY or SELECT DISTINCT over an ARRAY (or a STRUCT holding one), an ordinal in an
+    aggregate's ORDER BY, and an aggregate's ORDER BY over an ARRAY. Types come from sqlglot's
+    type annotation, with `schema` (project → dataset → table → column → BigQuery type) for the
+    tables' columns; an expression whose type it cannot tell is let through.
+
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#orderable_data_types
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#groupable_data_types
+    """
+    tree = sqlglot.parse_one(sql, read="bigquery")
+    try:
+        tree = qualify(tree, schema=schema, dialect="bigquery", validate_qualify_columns=False)
+        tree = annotate_types(tree, schema=schema, dialect="bigquery")
+    except sqlglot.errors.SqlglotError:
+        pass  # the checks below then see fewer types, never wrong ones
+    found: list[tuple[int | None, str]] = []
+    for select in tree.find_all(exp.Select):
+        projections = select.expressions
+        order = select.args.get("order")
+        for key in order.expressions if order else []:
+            if _holds_array(_resolved_type(key.this, projections)):
+                found.append((_line(key) or _line(select), "ORDER BY over an ARRAY"))
+        group = select.args.get("group")
+        for key in group.expressions if group else []:
+            if _holds_array(_resolved_type(key, projections)):
+                found.append((_line(key) or _line(select), "GROUP BY over an ARRAY"))
+        if select.args.get("distinct"):
+            for projection in projections:
+                if _holds_array(projection.type):
+                    found.append(
+                        (
+                            _line(projection),
+                            "SELECT DISTINCT over an ARRAY",
+                        )
+                    )
+    for order in tree.find_all(exp.Order):
+        if not isinstance(order.parent, exp.AggFunc | exp.Limit):
+            continue
+        for key in order.expressions:
+            if isinstance(key.this, exp.Literal) and key.this.is_int:
+                found.append(
+                    (
+                        _line(order.parent),
+                        "an ordinal in an aggregate's ORDER BY",
+                    )
+                )
+            elif _holds_array(key.this.type):
+                found.append((_line(order.parent), "an aggregate's ORDER BY over an ARRAY"))
+    return found
+
+
+def _resolved_type(key: exp.Expression, projections: list[exp.Expression]) -> exp.DataType | None:
+    """The type of an ORDER BY / GROUP BY key, following an ordinal or an output alias."""
+    if isinstance(key, exp.Literal) and key.is_int and 0 < int(key.this) <= len(projections):
+        return projections[int(key.this) - 1].type
+    if isinstance(key, exp.Column) and not key.table:
+        for projection in projections:
+            if isinstance(projection, exp.Alias) and projection.alias == key.name:
+                return projection.type
+    return key.type
+
+
+def _holds_array(data_type: exp.DataType | None) -> bool:
+    if data_type is None:
+        return False
+    if data_type.is_type(exp.DataType.Type.ARRAY):
+        return True
+    if data_type.is_type(exp.DataType.Type.STRUCT):
+        return any(
+            _holds_array(field.args.get("kind") if isinstance(field, exp.ColumnDef) else field)
+            for field in data_type.expressions
+        )
+    return False
+
+
+def _line(node: exp.Expression) -> int | None:
+    lines = [ident.meta["line"] for ident in node.find_all(exp.Identifier) if "line" in ident.meta]
+    return min(lines) if lines else None

@@ -22,6 +22,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.bigquery import BigQuery
 
+from idc_index_assets.engines.semantics import bigquery_refusals
+from idc_index_assets.sources.contract import sql_schema
 from idc_index_assets.sources.tables import SOURCE_PROJECT
 
 QUERIES_DIR = Path(
@@ -206,4 +208,7 @@ def load_query(name: str, queries_dir: Path | None = None) -> IndexQuery:
     query = IndexQuery(name=name, path=path, template=path.read_text())
     # Parse everything now, so a bad file stops the definitions from loading.
     _ = query.table_description, query.columns, query.source_tables
+    # SQL that BigQuery would reject must not pass here because DuckDB runs it.
+    for line, message in bigquery_refusals(query.render(1), sql_schema(1)):
+        raise QueryDefinitionError(f"{path}:{line or 1}: BigQuery refuses {message}")
     return query

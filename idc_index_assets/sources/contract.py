@@ -55,3 +55,28 @@ def source_tables() -> dict[str, pa.Schema]:
         name: pa.schema([arrow_field(column) for column in columns])
         for name, columns in contract_columns().items()
     }
+
+
+def bigquery_type(column: dict) -> str:
+    """A contract column's type in BigQuery SQL: `ARRAY<STRUCT<`Name` STRING, ...>>`, `INT64`."""
+    if column["type"] == "RECORD":
+        fields = ", ".join(
+            f"`{field['name']}` {bigquery_type(field)}" for field in column["fields"]
+        )
+        value_type = f"STRUCT<{fields}>"
+    else:
+        value_type = column["type"]
+    return f"ARRAY<{value_type}>" if column.get("mode") == "REPEATED" else value_type
+
+
+def sql_schema(idc_version: int) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
+    """The contract tables of one IDC version as project → dataset → table → column → BigQuery
+    type, the shape sqlglot's type annotation takes."""
+    schema: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+    for name, columns in contract_columns().items():
+        project, dataset, table = name.split(".")
+        tables = schema.setdefault(project, {}).setdefault(
+            dataset.replace("idc_vNN", f"idc_v{idc_version}"), {}
+        )
+        tables[table] = {column["name"]: bigquery_type(column) for column in columns}
+    return schema

@@ -124,3 +124,76 @@ def test_template_syntax_error_names_file_and_line(tmp_path):
 def test_missing_query_file(tmp_path):
     with pytest.raises(QueryDefinitionError, match="query file for index 'nope' not found"):
         load_query("nope", tmp_path)
+
+
+# What BigQuery refuses is refused when the file loads, with its line, even though DuckDB runs it.
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#orderable_data_types
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#groupable_data_types
+
+REFUSABLE = """# table-description:
+# A table.
+SELECT
+  # description:
+  # the first column
+  a,
+  # description:
+  # the second column
+  b
+FROM (
+  SELECT SeriesInstanceUID AS a, PixelSpacing AS b, STRUCT(ImageType AS types) AS s, Modality
+  FROM `bigquery-public-data.idc_v{{ idc_version }}.dicom_all`
+)
+"""
+
+
+def test_order_by_an_array_is_refused_with_its_line(tmp_path):
+    # PixelSpacing is a REPEATED column of the source contract: an ARRAY
+    load = _write(tmp_path, REFUSABLE + "ORDER BY\n  b\n")
+    with pytest.raises(
+        QueryDefinitionError, match=r"probe\.sql:15: BigQuery refuses ORDER BY over an ARRAY"
+    ):
+        load()
+
+
+def test_group_by_an_array_is_refused(tmp_path):
+    load = _write(tmp_path, REFUSABLE + "GROUP BY a, b\n")
+    with pytest.raises(
+        QueryDefinitionError, match=r"probe\.sql:14: BigQuery refuses GROUP BY over an ARRAY"
+    ):
+        load()
+
+
+def test_distinct_over_a_struct_holding_an_array_is_refused(tmp_path):
+    text = REFUSABLE.replace("SELECT\n", "SELECT DISTINCT\n", 1).replace(
+        "  b\nFROM", "  s AS b\nFROM"
+    )
+    with pytest.raises(
+        QueryDefinitionError,
+        match=r"probe\.sql:\d+: BigQuery refuses SELECT DISTINCT over an ARRAY",
+    ):
+        _write(tmp_path, text)()
+
+
+def test_an_ordinal_in_an_aggregate_order_by_is_refused(tmp_path):
+    text = REFUSABLE.replace("  a,\n", "  STRING_AGG(a, ',' ORDER BY 1) AS a,\n", 1)
+    text = text.replace("  b\nFROM", "  ANY_VALUE(Modality) AS b\nFROM")
+    with pytest.raises(
+        QueryDefinitionError,
+        match=r"probe\.sql:6: BigQuery refuses an ordinal in an aggregate's ORDER BY",
+    ):
+        _write(tmp_path, text)()
+
+
+def test_an_aggregate_ordered_by_an_array_is_refused(tmp_path):
+    text = REFUSABLE.replace("  a,\n", "  ARRAY_AGG(a ORDER BY b) AS a,\n", 1)
+    text = text.replace("  b\nFROM", "  ANY_VALUE(Modality) AS b\nFROM")
+    with pytest.raises(
+        QueryDefinitionError,
+        match=r"probe\.sql:6: BigQuery refuses an aggregate's ORDER BY over an ARRAY",
+    ):
+        _write(tmp_path, text)()
+
+
+def test_ordering_and_grouping_by_scalars_beside_arrays_loads(tmp_path):
+    load = _write(tmp_path, REFUSABLE + "ORDER BY a, ARRAY_LENGTH(b)\n")
+    assert [column.name for column in load().columns] == ["a", "b"]
