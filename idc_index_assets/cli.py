@@ -118,14 +118,40 @@ def _package(args: argparse.Namespace) -> int:
 
 def _release(args: argparse.Namespace) -> int:
     from idc_index_assets.releases.assets import RELEASE_ASSET, WHEEL_ASSET
+    from idc_index_assets.releases.notes import NOTES_ASSET
 
     if args.bucket:
         os.environ["IDC_RELEASE_BUCKET"] = args.bucket
     if args.concurrency is not None:
         os.environ["IDC_RELEASE_CONCURRENCY"] = str(args.concurrency)
-    code = _materialize([WHEEL_ASSET, RELEASE_ASSET], args.idc_version, args.version, "release_job")
+    selection = [WHEEL_ASSET, NOTES_ASSET, RELEASE_ASSET]
+    code = _materialize(selection, args.idc_version, args.version, "release_job")
     if code == 0:
         print(f"published to {os.environ['IDC_RELEASE_BUCKET']}")
+    return code
+
+
+def _notes(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from idc_index_assets.definitions import defs
+    from idc_index_assets.releases.notes import NOTES_ASSET, NOTES_MARKDOWN
+
+    version = _pick_version(_resolved(defs.resources["index_engine"]), args.idc_version)
+    if isinstance(version, str):
+        return _fail(version)
+    markdown = _resolved(defs.resources["artifacts"]).directory(version) / NOTES_MARKDOWN
+    run_config = {}
+    if args.against:
+        against = Path(args.against)
+        if not against.is_dir() or not any(against.glob("*.parquet")):
+            return _fail(f"--against {against}: not a directory of index parquet files")
+        run_config = {"ops": {NOTES_ASSET: {"config": {"against": str(against.resolve())}}}}
+    # stdout gets the Markdown alone (e.g. for `gh release create --notes-file -`)
+    with contextlib.redirect_stdout(sys.stderr):
+        code = _materialize([NOTES_ASSET], str(version), None, "release_job", run_config)
+    if code == 0:
+        print(markdown.read_text(), end="")
     return code
 
 
@@ -152,7 +178,11 @@ def _pick_version(engine, idc_version: str | None) -> int | str:
 
 
 def _materialize(
-    selection: list[str], idc_version: str | None, release_version: str | None, job_name: str
+    selection: list[str],
+    idc_version: str | None,
+    release_version: str | None,
+    job_name: str,
+    run_config: dict | None = None,
 ) -> int:
     """Run the selected assets of the Dagster definitions in-process for one IDC version, in the
     persistent instance; prints where the artifacts are. Arguments are checked before any work."""
@@ -182,7 +212,10 @@ def _materialize(
             asset_selection=[AssetKey(name) for name in selection],
             raise_on_error=False,
             # step progress and each index's row count, without the per-event debug lines
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                **(run_config or {}),
+            },
             tags={"idc_version": str(version), "release_version": release},
         )
     directory = store.directory(version)
@@ -310,6 +343,16 @@ def parser() -> argparse.ArgumentParser:
     )
     release.add_argument("--concurrency", type=int, help="parallel transfers (default 4)")
     release.set_defaults(handler=_release)
+
+    notes = commands.add_parser(
+        "notes", help="what changed since the previous release: print and write the release notes"
+    )
+    notes.add_argument("--idc-version", help="IDC version N (default: the newest in the source)")
+    notes.add_argument(
+        "--against",
+        help="a release directory to compare with (default: the previous IDC version's artifacts)",
+    )
+    notes.set_defaults(handler=_notes)
 
     verify = commands.add_parser("verify", help="check a directory of artifacts")
     verify.add_argument("path", help="directory holding <index>.parquet files and sidecars")

@@ -35,6 +35,7 @@ from idc_index_assets.releases.assets import (
     idc_index_data_wheel,
     idc_index_release,
 )
+from idc_index_assets.releases.notes_asset import build_release_notes_asset
 
 settings.apply_defaults()
 # Checks partitioned like their assets (results per IDC version) are a preview feature; we use it.
@@ -76,10 +77,11 @@ def _executor():
 
 
 index_assets = [*(build_index_asset(spec) for spec in INDICES), build_gdc_mapping_asset()]
+release_notes = build_release_notes_asset(settings.max_row_drop())
 warning_checks = [
     check
     for spec in RELEASED_INDICES
-    for check in build_warning_checks(spec, IDC_VERSION_PARTITIONS, settings.max_row_drop())
+    for check in build_warning_checks(spec, IDC_VERSION_PARTITIONS)
 ]
 
 build_indices_job = define_asset_job(
@@ -96,10 +98,10 @@ package_job = define_asset_job(
 
 release_job = define_asset_job(
     "release_job",
-    selection=AssetSelection.assets(idc_index_data_wheel, idc_index_release),
+    selection=AssetSelection.assets(idc_index_data_wheel, release_notes, idc_index_release),
     description=(
-        "Publish one IDC version's checked artifacts and wheel to the release bucket's versioned "
-        "and current paths."
+        "Publish one IDC version's checked artifacts, wheel and release notes to the release "
+        "bucket's versioned and current paths."
     ),
 )
 
@@ -111,6 +113,7 @@ defs = Definitions(
         ),
         *index_assets,
         idc_index_data_wheel,
+        release_notes,
         idc_index_release,
     ],
     asset_checks=warning_checks,

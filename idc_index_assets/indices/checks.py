@@ -6,8 +6,8 @@ inside the build before the new files replace the old ones, so an index that fai
 replaces the previous good artifacts; the build then reports the failed checks and fails the step.
 
 Warning (separate asset checks, runnable on their own from the UI): `references` (values resolve in
-the index they refer to) and `row_count_drift` (against the previous IDC version's
-materialization).
+the index they refer to). What changed since the previous release (rows lost, columns retyped,
+collections gone) is warned about by the `release_notes` asset's checks (releases/notes.py).
 """
 
 from collections.abc import Sequence
@@ -22,7 +22,6 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
-    AssetRecordsFilter,
     asset_check,
 )
 
@@ -37,7 +36,6 @@ from idc_index_assets.indices.validation import (
 
 KEY_CHECK = "primary_key"
 REFERENCES_CHECK = "references"
-DRIFT_CHECK = "row_count_drift"
 BLOCKING_CHECKS = (CONTRACT_CHECK, INTEGRITY_CHECK, KEY_CHECK)
 EXAMPLES = 5
 
@@ -48,8 +46,6 @@ _DESCRIPTIONS = {
     "release and IDC versions are the expected ones.",
     KEY_CHECK: "The primary key is unique and never null.",
     REFERENCES_CHECK: "Every reference to another index resolves in that index.",
-    DRIFT_CHECK: "The row count did not drop by more than the allowed fraction since the previous "
-    "IDC version.",
 }
 
 
@@ -192,9 +188,7 @@ def evaluate_files(
 # --- warning checks, as separate asset checks -----------------------------------------------------
 
 
-def build_warning_checks(
-    spec: IndexSpec, partitions_def, max_row_drop: float
-) -> list[AssetChecksDefinition]:
+def build_warning_checks(spec: IndexSpec, partitions_def) -> list[AssetChecksDefinition]:
     from idc_index_assets.indices.store import ArtifactStore
 
     checks = []
@@ -215,55 +209,7 @@ def build_warning_checks(
             )
 
         checks.append(references)
-
-    @asset_check(
-        asset=spec.name,
-        name=DRIFT_CHECK,
-        description=_DESCRIPTIONS[DRIFT_CHECK] + f" (at most {max_row_drop:.0%})",
-        partitions_def=partitions_def,
-    )
-    def row_count_drift(context: AssetCheckExecutionContext) -> AssetCheckResult:
-        version = int(context.partition_key)
-        counts = _row_counts(context, spec.name)
-        current = counts.get(version)
-        earlier = [v for v in counts if v < version]
-        outcome = Outcome(DRIFT_CHECK, metadata={"rows": current})
-        if current is None:
-            outcome.problems.append(f"IDC version {version} has no materialization")
-        elif not earlier:
-            outcome.metadata["note"] = "first IDC version materialized: nothing to compare with"
-        else:
-            previous = max(earlier)
-            drop = (counts[previous] - current) / counts[previous] if counts[previous] else 0.0
-            outcome.metadata.update(
-                {"previous_idc_version": previous, "previous_rows": counts[previous], "drop": drop}
-            )
-            if drop > max_row_drop:
-                outcome.problems.append(
-                    f"rows fell from {counts[previous]} (v{previous}) to {current} (v{version}), "
-                    f"a {drop:.1%} drop, more than {max_row_drop:.0%}"
-                )
-        return outcome.result(AssetKey(spec.name), AssetCheckSeverity.WARN)
-
-    checks.append(row_count_drift)
     return checks
-
-
-def _row_counts(context: AssetCheckExecutionContext, name: str) -> dict[int, int]:
-    """Row count of the latest materialization of each IDC version of an index."""
-    records = context.instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey(name)), limit=1000, ascending=False
-    ).records
-    counts: dict[int, int] = {}
-    for record in records:
-        materialization = record.asset_materialization
-        if materialization is None or materialization.partition is None:
-            continue
-        rows = materialization.metadata.get("dagster/row_count")
-        version = int(materialization.partition)
-        if rows is not None and version not in counts:
-            counts[version] = int(rows.value)
-    return counts
 
 
 def verify_directory(directory: Path, specs: Sequence[IndexSpec]) -> list[tuple[str, Outcome]]:

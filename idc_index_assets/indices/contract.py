@@ -102,6 +102,22 @@ def bigquery_type(arrow_type: pa.DataType) -> tuple[str, str]:
     raise TypeError(f"no BigQuery type for Arrow type {arrow_type}")
 
 
+_GOOGLESQL_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
+
+
+def googlesql_type(arrow_type: pa.DataType) -> str:
+    """BigQuery's GoogleSQL name of the type, nested types spelled out, e.g.
+    `ARRAY<STRUCT<source_doi STRING, subjects INT64>>` (BigQuery "Data types" reference). Arrow
+    types BigQuery cannot tell apart (string/large_string, int32/int64) get the same name."""
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return f"ARRAY<{googlesql_type(arrow_type.value_type)}>"
+    if pa.types.is_struct(arrow_type):
+        fields = ", ".join(f"{f.name} {googlesql_type(f.type)}" for f in arrow_type)
+        return f"STRUCT<{fields}>"
+    name, _ = bigquery_type(arrow_type)
+    return _GOOGLESQL_NAMES.get(name, name)
+
+
 def normalize_type(arrow_type: pa.DataType, *, top_level: bool = True) -> pa.DataType:
     """The published files' conventions: large_string at the top level, string inside nested
     types, int64, float64 (also for decimals), lists with an `element` child."""

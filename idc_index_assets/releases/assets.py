@@ -43,6 +43,7 @@ from idc_index_assets.indices.queries import parse_idc_version
 from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.indices.validation import sha256_file
+from idc_index_assets.releases.notes import NOTES_ASSET
 from idc_index_assets.releases.publish import (
     ARTIFACTS,
     CURRENT,
@@ -329,13 +330,15 @@ def _objects_table(report: PublishReport) -> MetadataValue:
 @asset(
     name=RELEASE_ASSET,
     partitions_def=IDC_VERSION_PARTITIONS,
-    deps=[AssetKey(spec.name) for spec in RELEASED_INDICES] + [AssetKey(WHEEL_ASSET)],
+    deps=[AssetKey(spec.name) for spec in RELEASED_INDICES]
+    + [AssetKey(WHEEL_ASSET), AssetKey(NOTES_ASSET)],
     group_name="publishing",
     kinds={"gcs"},
     automation_condition=PUBLISH_WHEN_CHECKED,
     retry_policy=RETRY_POLICY,
     description=(
-        "One IDC version's release: every artifact (indices, sidecars, schemas, SQL, the wheel) "
+        "One IDC version's release: every artifact (indices, sidecars, schemas, SQL, the wheel, "
+        "the release notes) "
         f"published to <bucket>/<version>/{ARTIFACTS}/ (immutable) and "
         f"<bucket>/{CURRENT}/{ARTIFACTS}/ (the newest release), each with a release_manifest.json."
     ),

@@ -51,6 +51,7 @@ CHUNK_SIZE = 8 << 20
 CONTENT_TYPES = {
     ".parquet": "application/vnd.apache.parquet",
     ".json": "application/json",
+    ".md": "text/markdown; charset=utf-8",
     ".sql": "text/plain; charset=utf-8",
     ".sha256": "text/plain; charset=utf-8",
     ".whl": "application/zip",
