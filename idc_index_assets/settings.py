@@ -40,7 +40,7 @@ DEFAULTS = {
     # how a run executes its steps: empty for Dagster's default (a process per step), k8s for a
     # Kubernetes pod per step (needs the `production` extra)
     "IDC_EXECUTOR": "",
-    # row_count_drift warns when an index lost more than this fraction of rows since the last version
+    # release_notes warns (row_count_drop) when an index lost more than this fraction of its rows
     "IDC_MAX_ROW_DROP": "0.1",
 }
 

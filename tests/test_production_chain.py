@@ -24,6 +24,7 @@ from idc_index_assets.definitions import defs
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.releases.assets import RELEASE_ASSET, WHEEL_ASSET
+from idc_index_assets.releases.notes import NOTES_ASSET, NOTES_MARKDOWN
 from idc_index_assets.releases.publish import ARTIFACTS, CURRENT, MANIFEST
 from tests.conftest import SAMPLE_VERSIONS
 from tests.servers import postgres_server
@@ -118,7 +119,7 @@ class Daemon:
             self.automation_cursor = evaluation.cursor
             requested = [
                 (key, partition)
-                for key in (AssetKey(WHEEL_ASSET), AssetKey(RELEASE_ASSET))
+                for key in (AssetKey(WHEEL_ASSET), AssetKey(NOTES_ASSET), AssetKey(RELEASE_ASSET))
                 for partition in sorted(evaluation.get_requested_partitions(key))
             ]
             if not requested:
@@ -142,16 +143,18 @@ def test_a_new_version_is_built_checked_and_released_unattended(
     assert daemon.tick() == [
         f"build_indices[{N}]",
         f"{WHEEL_ASSET}[{N}]",
+        f"{NOTES_ASSET}[{N}]",
         f"{RELEASE_ASSET}[{N}]",
     ]
     for prefix in (f"{N}.0.0", CURRENT):
         manifest = json.loads((tmp_path / "bucket" / prefix / ARTIFACTS / MANIFEST).read_text())
         assert (manifest["version"], manifest["idc_version"]) == (f"{N}.0.0", N)
+        assert (tmp_path / "bucket" / prefix / ARTIFACTS / NOTES_MARKDOWN).is_file()
     assert daemon.tick() == []  # nothing new: nothing runs
 
     # Run history per version, tagged with the IDC and release versions.
     runs = postgres_instance.get_runs(filters=RunsFilter(tags={"idc_version": str(N)}))
-    assert len(runs) == 3 and all(run.is_success for run in runs)
+    assert len(runs) == 4 and all(run.is_success for run in runs)
     build_run = next(run for run in runs if run.job_name == "build_indices")
     assert build_run.tags["release_version"] == f"{N}.0.0"
     assert build_run.tags["dagster/partition"] == str(N)

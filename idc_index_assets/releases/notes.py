@@ -149,7 +149,14 @@ def _rows(path: Path) -> int:
 
 
 def _types(path: Path) -> dict[str, str]:
-    return {field.name: googlesql_type(field.type) for field in _schema(path)}
+    return {field.name: _type_name(field.type) for field in _schema(path)}
+
+
+def _type_name(arrow_type) -> str:
+    try:
+        return googlesql_type(arrow_type)
+    except TypeError:  # no BigQuery type (e.g. Arrow's null type): Arrow's name says what it is
+        return str(arrow_type)
 
 
 def _q(name: str) -> str:

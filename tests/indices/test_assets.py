@@ -1,6 +1,5 @@
 """The Dagster code location: definitions load as a user sees them, and real runs of the job."""
 
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, DagsterEventType, instance_for_test
@@ -111,7 +110,6 @@ def test_a_run_materializes_every_index_with_metadata(sample_source, environment
             INTEGRITY_CHECK,
             "primary_key",
             "references",
-            "row_count_drift",
         }
 
 
@@ -122,34 +120,6 @@ def test_a_failed_blocking_check_stops_the_downstream_asset(null_key_source, env
         assert not result.success
         assert _checks(result)[("idc_index", "primary_key")] is False
         assert instance.get_latest_materialization_event(AssetKey("tcia_idc_subset")) is None
-
-
-def test_row_count_drift_warns_when_an_index_shrinks(source_copy, environment):
-    source = source_copy
-    path = source / SOURCE_PROJECT / f"idc_v{N}" / "dicom_all.parquet"
-    table = pq.read_table(path)
-    # Version N keeps the instances of a few series only: idc_index loses most of its rows.
-    few = pc.is_in(table["SeriesInstanceUID"], pc.unique(table["SeriesInstanceUID"])[:5])
-    pq.write_table(table.filter(few), path)
-    environment(source)
-    job = defs.resolve_job_def(build_indices_job.name)
-    selection = [AssetKey("idc_index")]
-    with instance_for_test() as instance:
-        instance.add_dynamic_partitions("idc_version", ["2", N])
-        first = job.execute_in_process(
-            instance=instance, partition_key="2", asset_selection=selection
-        )
-        evaluation = _evaluations(first)[("idc_index", "row_count_drift")]
-        assert evaluation.passed
-        assert "nothing to compare" in evaluation.metadata["note"].value
-        second = job.execute_in_process(
-            instance=instance, partition_key=N, asset_selection=selection
-        )
-        evaluation = _evaluations(second)[("idc_index", "row_count_drift")]
-        assert not evaluation.passed
-        assert evaluation.severity.value == "WARN"
-        assert evaluation.metadata["previous_idc_version"].value == 2
-        assert evaluation.metadata["rows"].value == 5
 
 
 def test_errors_in_the_query_or_data_are_not_retried(source_copy, environment):

@@ -13,6 +13,7 @@ from dagster import AssetKey, instance_for_test
 from idc_index_assets.cli import main
 from idc_index_assets.definitions import defs
 from idc_index_assets.releases.assets import RELEASE_ASSET, WHEEL_ASSET
+from idc_index_assets.releases.notes import NOTES_JSON, NOTES_MARKDOWN
 from idc_index_assets.releases.publish import ARTIFACTS, CURRENT, MANIFEST
 from idc_index_assets.releases.wheel import wheel_filename
 from tests.conftest import SAMPLE_VERSIONS
@@ -79,7 +80,7 @@ def test_release_job_publishes_the_versioned_and_current_paths(built, tmp_path):
     bucket = tmp_path / "bucket"
     versioned, current = bucket / RELEASE / ARTIFACTS, bucket / CURRENT / ARTIFACTS
     published = sorted(p.name for p in artifacts.iterdir() if p.is_file())
-    assert wheel_filename(RELEASE) in published
+    assert {wheel_filename(RELEASE), NOTES_JSON, NOTES_MARKDOWN} <= set(published)
     for directory in (versioned, current):
         assert sorted(p.name for p in directory.iterdir()) == sorted([*published, MANIFEST])
         # What a downstream user does after downloading: every checksum holds.
