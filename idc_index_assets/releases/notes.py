@@ -270,8 +270,8 @@ def _added_removed(connection, key, before: Path, after: Path) -> dict:
     return {"rows_added": only_in(after, before), "rows_removed": only_in(before, after)}
 
 
-def _has(path: Path | None, columns: Sequence[str]) -> bool:
-    return path is not None and set(columns) <= set(_schema(path).names)
+def _has(path: Path, columns: Sequence[str]) -> bool:
+    return path.is_file() and set(columns) <= set(_schema(path).names)
 
 
 _SERIES_COLUMNS = ("SeriesInstanceUID", "crdc_series_uuid", "collection_id", "series_size_MB")

@@ -297,6 +297,18 @@ def test_a_missing_index_lost_all_its_rows(store, newest_copy):
     assert any(p.startswith("sm_index: ") for p in warnings(notes, 0.5)[ROW_COUNT_DROP])
 
 
+def test_without_idc_index_and_collections_index_there_are_no_series_or_collections(
+    store, newest_copy
+):
+    for name in ("idc_index", "collections_index"):
+        (newest_copy / f"{name}.parquet").unlink()
+    notes = compute_notes(newest_copy, store / str(N - 1))
+    assert notes["idc_index"] is None and notes["collections_index"] is None
+    assert notes["indices"]["idc_index"]["status"] == "missing"
+    markdown = render_markdown(notes)
+    assert "**Series:**" not in markdown and "| `idc_index` (missing) |" in markdown
+
+
 def test_a_key_that_becomes_duplicated_is_warned_about(store, newest_copy):
     path = newest_copy / "idc_index.parquet"
     table = pq.read_table(path)
