@@ -23,7 +23,7 @@ from idc_index_assets.gdc.cases import STUDIES_QUERY, GDCCases
 from idc_index_assets.indices.assets import (
     IDC_VERSION_PARTITIONS,
     build_index_asset,
-    source_asset_specs,
+    source_assets,
 )
 from idc_index_assets.indices.checks import build_warning_checks
 from idc_index_assets.indices.queries import load_query
@@ -36,6 +36,7 @@ from idc_index_assets.releases.assets import (
     idc_index_release,
 )
 from idc_index_assets.releases.notes_asset import build_release_notes_asset
+from idc_index_assets.sources.assets import OBSERVE_SOURCES
 
 settings.apply_defaults()
 # Checks partitioned like their assets (results per IDC version) are a preview feature; we use it.
@@ -78,11 +79,23 @@ def _executor():
 
 index_assets = [*(build_index_asset(spec) for spec in INDICES), build_gdc_mapping_asset()]
 release_notes = build_release_notes_asset(settings.max_row_drop())
+idc_sources = source_assets(
+    [*(load_query(spec.name) for spec in INDICES), load_query(STUDIES_QUERY)]
+)
 warning_checks = [
     check
     for spec in RELEASED_INDICES
     for check in build_warning_checks(spec, IDC_VERSION_PARTITIONS)
 ]
+
+observe_sources_job = define_asset_job(
+    OBSERVE_SOURCES,
+    selection=AssetSelection.assets(idc_sources),
+    description=(
+        "Observe the IDC source tables of one IDC version (data versions: rows, bytes, last "
+        "modified) and check their schemas against the source contract."
+    ),
+)
 
 build_indices_job = define_asset_job(
     "build_indices",
@@ -108,16 +121,14 @@ release_job = define_asset_job(
 defs = Definitions(
     executor=_executor(),
     assets=[
-        *source_asset_specs(
-            [*(load_query(spec.name) for spec in INDICES), load_query(STUDIES_QUERY)]
-        ),
+        idc_sources,
         *index_assets,
         idc_index_data_wheel,
         release_notes,
         idc_index_release,
     ],
     asset_checks=warning_checks,
-    jobs=[build_indices_job, package_job, release_job],
+    jobs=[observe_sources_job, build_indices_job, package_job, release_job],
     sensors=[new_idc_version_sensor, publishing_automation],
     schedules=[weekly_rebuild],
     resources={

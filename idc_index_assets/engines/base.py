@@ -1,6 +1,7 @@
-"""What every engine hands back: a running query's Arrow record batches and metadata, what it can
-tell cheaply about a source table (`SourceTableState`), and the errors it raises (`transient`
-marks the ones worth retrying)."""
+"""What every engine hands back: a running query's Arrow record batches and metadata, and the
+errors it raises (`transient` marks the ones worth retrying). Every engine also has
+`table_state(dataset, table)`: a source table's schema and observation
+(`sources.tables.SourceTableState`) without running a query."""
 
 from __future__ import annotations
 
@@ -29,15 +30,3 @@ class QueryRun:
 
     batches: pa.RecordBatchReader
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SourceTableState:
-    """A source table as an engine sees it without reading its rows: its Arrow schema (BigQuery's
-    `tables.get`, or the snapshot's Parquet footer) and what changes when its content changes
-    (`observation`: rows and last-modified time on BigQuery; rows, bytes and file mtime in a
-    snapshot), for the source asset's data version."""
-
-    table: str
-    schema: pa.Schema
-    observation: dict[str, Any]

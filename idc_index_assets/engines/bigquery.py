@@ -40,11 +40,10 @@ from idc_index_assets.engines.base import (
     EngineError,
     MissingSourceTableError,
     QueryRun,
-    SourceTableState,
 )
 from idc_index_assets.sources.contract import BIGQUERY_TO_ARROW
 from idc_index_assets.sources.drift import BIGQUERY_TYPE_KEY
-from idc_index_assets.sources.tables import SOURCE_PROJECT
+from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTableState
 
 # How long the client itself retries a retryable error (its default is 10 minutes) before the
 # error reaches the engine, as a transient EngineError.

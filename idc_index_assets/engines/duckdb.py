@@ -23,10 +23,9 @@ from idc_index_assets.engines.base import (
     EngineError,
     MissingSourceTableError,
     QueryRun,
-    SourceTableState,
 )
 from idc_index_assets.engines.semantics import transpile_to_duckdb
-from idc_index_assets.sources.tables import SOURCE_PROJECT, snapshot_table_path
+from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTableState, snapshot_table_path
 
 
 @dataclass

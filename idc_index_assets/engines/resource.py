@@ -11,10 +11,10 @@ from pathlib import Path
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from idc_index_assets.engines.base import QueryRun, SourceTableState
+from idc_index_assets.engines.base import QueryRun
 from idc_index_assets.engines.bigquery import BigQueryEngine, IDCBigQueryResource
 from idc_index_assets.engines.duckdb import DuckDBEngine
-from idc_index_assets.sources.tables import SOURCE_PROJECT
+from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTableState
 
 
 class IndexEngine(ConfigurableResource):

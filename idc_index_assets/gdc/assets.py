@@ -62,6 +62,7 @@ def build_gdc_mapping_asset() -> AssetsDefinition:
                     query, idc_version, engine=index_engine, cases=cases, store=artifacts
                 ),
                 service_errors=(EngineError, GDCError),
+                query=query,
             )
 
     return gdc_idc_mapping

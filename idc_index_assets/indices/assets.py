@@ -1,5 +1,6 @@
-"""The asset factory: one partitioned asset per index of the registry, and one external asset per
-IDC BigQuery table the queries read (found by parsing the SQL, never listed by hand)."""
+"""The asset factory: one partitioned asset per index of the registry, and the observable source
+assets of the IDC BigQuery tables the queries read (found by parsing the SQL, never listed by
+hand; `sources.assets` makes them)."""
 
 from collections.abc import Callable, Iterator
 
@@ -8,9 +9,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
-    AssetSpec,
     Backoff,
-    DynamicPartitionsDefinition,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -24,11 +23,10 @@ from idc_index_assets.engines.base import EngineError
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.indices.build import BuildResult, build_index
 from idc_index_assets.indices.checks import Outcome, blocking_check_specs, key_outcome
-from idc_index_assets.indices.contract import bigquery_type
+from idc_index_assets.indices.lineage import column_lineage
 from idc_index_assets.indices.queries import (
     ColumnDoc,
     IndexQuery,
-    SourceTable,
     load_query,
     parse_idc_version,
 )
@@ -36,48 +34,26 @@ from idc_index_assets.indices.registry import IndexSpec
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.indices.validation import CONTRACT_CHECK, INTEGRITY_CHECK
 from idc_index_assets.indices.writer import ArtifactValidationError
-from idc_index_assets.sources.contract import source_tables as source_contract_tables
+from idc_index_assets.sources.assets import (
+    IDC_VERSION_PARTITIONS,
+    build_source_assets,
+    source_asset_key,
+)
 from idc_index_assets.sources.drift import SourceDriftError
+from idc_index_assets.sources.tables import SourceTable
 
-IDC_VERSION_PARTITIONS = DynamicPartitionsDefinition(name="idc_version")
 # Transient engine failures (BigQuery 429/5xx) are retried; errors in a query or its data are not.
 RETRY_POLICY = RetryPolicy(max_retries=3, delay=10, backoff=Backoff.EXPONENTIAL)
-SOURCE_GROUP = "idc_source"
 
 
-def source_asset_key(table: SourceTable) -> AssetKey:
-    return AssetKey([SOURCE_GROUP, table.dataset.replace("NN", ""), table.table])
-
-
-def source_asset_specs(queries: list[IndexQuery]) -> list[AssetSpec]:
-    tables = {table: None for query in queries for table in query.source_tables}
-    contract = source_contract_tables()
-    specs = []
-    for table in tables:
-        schema = contract.get(table.contract_name)
-        metadata = {"bigquery/table": f"{table.contract_name} (NN = IDC version)"}
-        if schema is not None:
-            metadata["dagster/column_schema"] = TableSchema(
-                columns=[TableColumn(f.name, _type_label(f.type)) for f in schema]
-            )
-        specs.append(
-            AssetSpec(
-                key=source_asset_key(table),
-                description=(
-                    f"IDC BigQuery table `{table.contract_name}`, one dataset per IDC release "
-                    "(NN); the duckdb engine reads it from the local source snapshot."
-                ),
-                group_name=SOURCE_GROUP,
-                kinds={"bigquery"},
-                metadata=metadata,
-            )
-        )
-    return specs
-
-
-def _type_label(arrow_type) -> str:
-    name, mode = bigquery_type(arrow_type)
-    return f"{name} {mode}" if mode == "REPEATED" else name
+def source_assets(queries: list[IndexQuery]) -> AssetsDefinition:
+    """The observable source assets (`sources.assets`) of every IDC table the queries read, found
+    by parsing their SQL, each knowing which queries read it."""
+    readers: dict[SourceTable, list[str]] = {}
+    for query in queries:
+        for table in query.source_tables:
+            readers.setdefault(table, []).append(query.name)
+    return build_source_assets(readers)
 
 
 def column_schema(spec: IndexSpec, docs: tuple[ColumnDoc, ...]) -> TableSchema:
@@ -129,10 +105,12 @@ def materialize(
     spec: IndexSpec,
     build: Callable[[int], BuildResult],
     service_errors: tuple[type[Exception], ...] = (EngineError,),
+    query: IndexQuery | None = None,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
-    """Build one IDC version of an index and report it: materialization and blocking checks.
-    `service_errors` are the errors of the services the build calls; each has a `transient`
-    attribute saying whether the run's retry policy may try again."""
+    """Build one IDC version of an index and report it: materialization (with the column lineage
+    of `query`, the SQL its rows come from) and blocking checks. `service_errors` are the errors
+    of the services the build calls; each has a `transient` attribute saying whether the run's
+    retry policy may try again."""
     idc_version = parse_idc_version(context.partition_key)
     key = context.asset_key
     try:
@@ -159,6 +137,7 @@ def materialize(
             "idc_version": idc_version,
             "release_version": result.release_version,
             **result.engine_metadata,
+            **({"dagster/column_lineage": column_lineage(query, idc_version)} if query else {}),
         }
     )
     # The build validated contract and integrity on these very bytes before publishing them.
@@ -183,6 +162,7 @@ def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
             lambda idc_version: build_index(
                 spec, query, idc_version, engine=index_engine, store=artifacts
             ),
+            query=query,
         )
 
     return index_asset

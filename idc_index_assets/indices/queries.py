@@ -24,7 +24,7 @@ from sqlglot.dialects.bigquery import BigQuery
 
 from idc_index_assets.engines.semantics import bigquery_refusals
 from idc_index_assets.sources.contract import sql_schema
-from idc_index_assets.sources.tables import SOURCE_PROJECT
+from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTable
 
 QUERIES_DIR = Path(
     os.environ.get("IDC_QUERIES_DIR", Path(__file__).resolve().parents[2] / "queries")
@@ -51,18 +51,6 @@ def parse_idc_version(value: object) -> int:
 class ColumnDoc:
     name: str
     description: str
-
-
-@dataclass(frozen=True)
-class SourceTable:
-    """A BigQuery source table, with the release number replaced by NN (e.g. idc_vNN.dicom_all)."""
-
-    dataset: str
-    table: str
-
-    @property
-    def contract_name(self) -> str:
-        return f"{SOURCE_PROJECT}.{self.dataset}.{self.table}"
 
 
 @dataclass(frozen=True)

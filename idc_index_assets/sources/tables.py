@@ -7,7 +7,11 @@ IDC publishes each release N as the BigQuery datasets `bigquery-public-data.idc_
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
 
 SOURCE_PROJECT = "bigquery-public-data"
 
@@ -18,3 +22,33 @@ def snapshot_table_path(source_dir: Path, dataset: str, table: str) -> Path:
     base = Path(source_dir) / SOURCE_PROJECT / dataset
     single = base / f"{table}.parquet"
     return single if single.exists() or not (base / table).is_dir() else base / table
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A source table of every IDC release, the release number written NN: dataset `idc_vNN` (or
+    `idc_vNN_clinical`), table `dicom_all`."""
+
+    dataset: str
+    table: str
+
+    @property
+    def contract_name(self) -> str:
+        """`bigquery-public-data.idc_vNN.dicom_all`, its name in the source contract."""
+        return f"{SOURCE_PROJECT}.{self.dataset}.{self.table}"
+
+    def dataset_of(self, idc_version: int) -> str:
+        """The dataset of one release: `idc_v25`, `idc_v25_clinical`."""
+        return self.dataset.replace("NN", str(idc_version))
+
+
+@dataclass(frozen=True)
+class SourceTableState:
+    """A source table as an engine sees it without reading its rows: its Arrow schema (BigQuery's
+    `tables.get`, or the snapshot's Parquet footer) and what changes when its content changes
+    (`observation`: rows, bytes and last-modified time, a POSIX timestamp), which makes the
+    source asset's data version."""
+
+    table: str
+    schema: pa.Schema
+    observation: dict[str, Any]

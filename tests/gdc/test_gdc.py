@@ -407,7 +407,7 @@ def test_the_asset_builds_by_default_from_the_api(server, sample_source, monkeyp
     assert "gdc_idc_mapping" in [a.key.to_user_string() for a in index_assets]
     node = defs.resolve_asset_graph().get(AssetKey("gdc_idc_mapping"))
     assert node.group_name == "supplementary"
-    assert AssetKey(["idc_source", "idc_v", "dicom_all"]) in node.parent_keys
+    assert AssetKey(["idc_source", "idc_vNN", "dicom_all"]) in node.parent_keys
     monkeypatch.setenv("IDC_SOURCE_DIR", str(sample_source))
     monkeypatch.setenv("IDC_ARTIFACTS_DIR", str(tmp_path))
     monkeypatch.setenv("IDC_GDC_API_URL", server.url)

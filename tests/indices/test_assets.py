@@ -5,10 +5,10 @@ import pytest
 from dagster import AssetKey, DagsterEventType, instance_for_test
 
 from idc_index_assets.definitions import build_indices_job, defs
-from idc_index_assets.indices.assets import SOURCE_GROUP
 from idc_index_assets.indices.queries import load_query
 from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
 from idc_index_assets.indices.validation import CONTRACT_CHECK, INTEGRITY_CHECK
+from idc_index_assets.sources.assets import SOURCE_GROUP
 from idc_index_assets.sources.tables import SOURCE_PROJECT
 from tests.conftest import SAMPLE_VERSIONS
 
@@ -103,6 +103,8 @@ def test_a_run_materializes_every_index_with_metadata(sample_source, environment
                 metadata["sha256"].value in (directory / f"{spec.name}.parquet.sha256").read_text()
             )
             assert event.asset_materialization.partition == N
+            lineage = metadata["dagster/column_lineage"].value
+            assert set(lineage.deps_by_column) == {c.name for c in load_query(spec.name).columns}
         checks = _checks(result)
         assert checks and all(checks.values()), checks
         assert {name for _, name in checks} >= {
