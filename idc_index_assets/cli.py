@@ -1,19 +1,57 @@
-"""The `idc-index-assets` command line. It drives the same Dagster definitions in-process, against
-the persistent instance in DAGSTER_HOME, so command-line runs show up in the Dagster UI."""
+"""The `idc-index-assets` command line.
+
+Arguments are checked first, before Dagster or the definitions load, so a mistake is refused at
+once, naming the flag. `build`, `package` and `release` then run a job of the code location
+(`build_indices`, `package_wheel`, `publish_release`) in this process, against the persistent
+instance in DAGSTER_HOME: the run carries the code location's origin, as a run launched from the
+UI does, so it shows under its job, on the Overview timeline and on the asset pages. No daemon is
+needed: the command runs the steps itself (one after the other) and exits when the run is over.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 from idc_index_assets import settings
 
+# The name of the code location in workspace.yaml and pyproject.toml ([tool.dg.project]);
+# command-line runs carry it, so the UI files them under the location's jobs.
+CODE_LOCATION = "idc_index_assets"
+DEFINITIONS_MODULE = "idc_index_assets.definitions"
+# Where `make dev` (dagster dev) serves the UI by default.
+UI_URL = "http://127.0.0.1:3000"
+
 
 def _fail(message: str) -> int:
     print(f"idc-index-assets: error: {message}", file=sys.stderr)
     return 2
+
+
+# --- argument types: syntax only, checked by argparse before anything loads ----------------------
+
+
+def _argument_type(parse):
+    def checked(value: str):
+        try:
+            return parse(value)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    checked.__name__ = parse.__name__.removeprefix("parse_").replace("_", " ")
+    return checked
+
+
+idc_version_argument = _argument_type(settings.parse_idc_version)
+release_version_argument = _argument_type(settings.parse_release_version)
+concurrency_argument = _argument_type(settings.parse_concurrency)
+bucket_argument = _argument_type(settings.parse_release_bucket)
+
+
+# --- commands ------------------------------------------------------------------------------------
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -30,36 +68,126 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build(args: argparse.Namespace) -> int:
-    from idc_index_assets.definitions import index_assets
+def parse_selection(value: str) -> list[str]:
+    """Comma-separated index names, each one of the registry's."""
+    from idc_index_assets.indices.registry import RELEASED_INDICES
 
-    names = [a.key.to_user_string() for a in index_assets]
-    selection = [s.strip() for s in args.select.split(",") if s.strip()] if args.select else names
+    names = [spec.name for spec in RELEASED_INDICES]
+    selection = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in selection if name not in names]
-    if unknown:
-        return _fail(f"unknown index {', '.join(unknown)}; known: {', '.join(names)}")
+    if unknown or not selection:
+        raise ValueError(f"unknown index {', '.join(unknown)}; known: {', '.join(names)}")
+    return selection
+
+
+def _build(args: argparse.Namespace) -> int:
+    from idc_index_assets.indices.registry import RELEASED_INDICES
+
+    selection = args.select or [spec.name for spec in RELEASED_INDICES]
     if args.dry_run:
         return _dry_run(selection, args.idc_version)
-    return _materialize(selection, args.idc_version, args.release_version, "build_indices")
+    release = _Release(args.release_version, "--release-version", args.force_release_version)
+    if problem := release.problem(args.idc_version):
+        return _fail(problem)
+    return _run_job("build_indices", selection, args, release)
 
 
-def _dry_run(selection: list[str], idc_version: str | None) -> int:
+def _package(args: argparse.Namespace) -> int:
+    release = _Release(args.version)
+    if problem := release.problem(args.idc_version):
+        return _fail(problem)
+    from idc_index_assets.releases.assets import WHEEL_ASSET
+
+    return _run_job("package_wheel", [WHEEL_ASSET], args, release)
+
+
+def _release(args: argparse.Namespace) -> int:
+    release = _Release(args.version)
+    if problem := release.problem(args.idc_version):
+        return _fail(problem)
+    if args.bucket:
+        os.environ["IDC_RELEASE_BUCKET"] = args.bucket
+    if args.concurrency is not None:
+        os.environ["IDC_RELEASE_CONCURRENCY"] = str(args.concurrency)
+    from idc_index_assets.releases.assets import RELEASE_ASSET, WHEEL_ASSET
+    from idc_index_assets.releases.notes import NOTES_ASSET
+
+    selection = [WHEEL_ASSET, NOTES_ASSET, RELEASE_ASSET]
+    code = _run_job("publish_release", selection, args, release)
+    if code == 0:
+        print(f"published to {os.environ['IDC_RELEASE_BUCKET']}")
+    return code
+
+
+def _notes(args: argparse.Namespace) -> int:
+    run_config = {}
+    if args.against:
+        against = Path(args.against)
+        if not against.is_dir() or not any(against.glob("*.parquet")):
+            return _fail(f"--against {against}: not a directory of index parquet files")
+    from idc_index_assets.releases.notes import NOTES_ASSET, NOTES_MARKDOWN
+
+    if args.against:
+        run_config = {"ops": {NOTES_ASSET: {"config": {"against": str(against.resolve())}}}}
+    with _resources("artifacts", "index_engine") as (store, engine):
+        available = _source_versions(engine, args.idc_version)
+    if isinstance(available, str):
+        return _fail(available)
+    args.idc_version = args.idc_version or available[-1]
+    # stdout gets the Markdown alone (e.g. for `gh release create --notes-file -`)
+    with contextlib.redirect_stdout(sys.stderr):
+        code = _run_job("publish_release", [NOTES_ASSET], args, _Release(None), run_config)
+    if code == 0:
+        print((store.directory(args.idc_version) / NOTES_MARKDOWN).read_text(), end="")
+    return code
+
+
+class _Release:
+    """The release version a command writes: its flag's value, else IDC_RELEASE_VERSION, else
+    N.0.0. X must be N (`forced` lets a build write another, on purpose)."""
+
+    def __init__(self, flag_value: str | None, flag: str = "--version", forced: bool = False):
+        self.flag_value, self.flag, self.forced = flag_value, flag, forced
+        if flag_value:
+            os.environ["IDC_RELEASE_VERSION"] = flag_value
+
+    def problem(self, idc_version: int | None) -> str | None:
+        """Why the release version cannot be written for `idc_version` (None: not known yet)."""
+        value = self.flag_value or os.environ.get("IDC_RELEASE_VERSION")
+        if not value or idc_version is None:
+            return None
+        source = self.flag if self.flag_value else "IDC_RELEASE_VERSION"
+        try:
+            problem = settings.release_version_problem(value, idc_version)
+        except ValueError as error:
+            return f"{source}: {error}"
+        if problem is None or self.forced:
+            return None
+        hint = " (--force-release-version writes it anyway)" if self.flag != "--version" else ""
+        return f"{source}: {problem}{hint}"
+
+
+def _dry_run(selection: list[str], idc_version: int | None) -> int:
     """Print the bytes each selected index's query would scan in BigQuery; nothing runs."""
-    from idc_index_assets.definitions import defs
+    with _resources("index_engine") as (engine,):
+        return _dry_run_with(engine, selection, idc_version)
+
+
+def _dry_run_with(engine, selection: list[str], idc_version: int | None) -> int:
     from idc_index_assets.engines.base import EngineError
     from idc_index_assets.gdc.cases import STUDIES_QUERY
     from idc_index_assets.indices.queries import load_query
     from idc_index_assets.indices.registry import GDC_MAPPING
 
-    engine = _resolved(defs.resources["index_engine"])
     if engine.engine != "bigquery":
         return _fail(
             "--dry-run reports BigQuery bytes and needs the bigquery engine "
             f"(IDC_ENGINE=bigquery); IDC_ENGINE is {engine.engine!r}"
         )
-    version = _pick_version(engine, idc_version)
-    if isinstance(version, str):
-        return _fail(version)
+    versions = _source_versions(engine, idc_version)
+    if isinstance(versions, str):
+        return _fail(versions)
+    version = idc_version or versions[-1]
     total = 0
     for name in selection:
         # The GDC mapping's BigQuery part is its studies query; its cases come from the GDC API.
@@ -92,9 +220,10 @@ def _check_source(args: argparse.Namespace) -> int:
     from idc_index_assets.sources.drift import CONTRACT_HINT
 
     with defs.resources["index_engine"].process_config_and_initialize_cm() as engine:
-        version = _pick_version(engine, args.idc_version)
-        if isinstance(version, str):
-            return _fail(version)
+        available = _source_versions(engine, args.idc_version)
+        if isinstance(available, str):
+            return _fail(available)
+        version = args.idc_version or available[-1]
         queries = [*(load_query(spec.name) for spec in INDICES), load_query(STUDIES_QUERY)]
         try:
             reports = check_sources(queries, version, engine=engine)
@@ -110,55 +239,8 @@ def _check_source(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _package(args: argparse.Namespace) -> int:
-    from idc_index_assets.releases.assets import WHEEL_ASSET
-
-    return _materialize([WHEEL_ASSET], args.idc_version, args.version, "package")
-
-
-def _release(args: argparse.Namespace) -> int:
-    from idc_index_assets.releases.assets import RELEASE_ASSET, WHEEL_ASSET
-    from idc_index_assets.releases.notes import NOTES_ASSET
-
-    if args.bucket:
-        os.environ["IDC_RELEASE_BUCKET"] = args.bucket
-    if args.concurrency is not None:
-        os.environ["IDC_RELEASE_CONCURRENCY"] = str(args.concurrency)
-    selection = [WHEEL_ASSET, NOTES_ASSET, RELEASE_ASSET]
-    code = _materialize(selection, args.idc_version, args.version, "release_job")
-    if code == 0:
-        print(f"published to {os.environ['IDC_RELEASE_BUCKET']}")
-    return code
-
-
-def _notes(args: argparse.Namespace) -> int:
-    import contextlib
-
-    from idc_index_assets.definitions import defs
-    from idc_index_assets.releases.notes import NOTES_ASSET, NOTES_MARKDOWN
-
-    version = _pick_version(_resolved(defs.resources["index_engine"]), args.idc_version)
-    if isinstance(version, str):
-        return _fail(version)
-    markdown = _resolved(defs.resources["artifacts"]).directory(version) / NOTES_MARKDOWN
-    run_config = {}
-    if args.against:
-        against = Path(args.against)
-        if not against.is_dir() or not any(against.glob("*.parquet")):
-            return _fail(f"--against {against}: not a directory of index parquet files")
-        run_config = {"ops": {NOTES_ASSET: {"config": {"against": str(against.resolve())}}}}
-    # stdout gets the Markdown alone (e.g. for `gh release create --notes-file -`)
-    with contextlib.redirect_stdout(sys.stderr):
-        code = _materialize([NOTES_ASSET], str(version), None, "release_job", run_config)
-    if code == 0:
-        print(markdown.read_text(), end="")
-    return code
-
-
-def _pick_version(engine, idc_version: str | None) -> int | str:
-    """The IDC version to work on (the requested one, else the source's newest), or why none."""
-    from idc_index_assets.indices.queries import parse_idc_version
-
+def _source_versions(engine, idc_version: int | None) -> list[int] | str:
+    """The IDC versions the source offers (the requested one among them), or why not."""
     try:
         available = engine.available_versions()
     except Exception as error:
@@ -168,79 +250,235 @@ def _pick_version(engine, idc_version: str | None) -> int | str:
             f"no IDC release in the source {os.environ['IDC_SOURCE_DIR']}; "
             "run `idc-index-assets sample` first or set IDC_SOURCE_DIR"
         )
-    try:
-        version = parse_idc_version(idc_version) if idc_version else available[-1]
-    except ValueError as error:
-        return str(error)
-    if version not in available:
-        return f"IDC version {version} is not in the source (available: {available})"
-    return version
+    if idc_version is not None and idc_version not in available:
+        return f"IDC version {idc_version} is not in the source (available: {available})"
+    return available
 
 
-def _materialize(
-    selection: list[str],
-    idc_version: str | None,
-    release_version: str | None,
+def _run_job(
     job_name: str,
+    selection: list[str],
+    args: argparse.Namespace,
+    release: _Release,
     run_config: dict | None = None,
 ) -> int:
-    """Run the selected assets of the Dagster definitions in-process for one IDC version, in the
-    persistent instance; prints where the artifacts are. Arguments are checked before any work."""
-    from dagster import AssetKey, DagsterInstance
+    """Run the selected assets of a job for one IDC version (the requested one, else the
+    source's newest) as a run of the code location; prints progress, then the outcome."""
+    from dagster import DagsterInstance
 
-    from idc_index_assets.definitions import defs
+    with _resources("artifacts", "index_engine") as (store, engine):
+        available = _source_versions(engine, args.idc_version)
+    if isinstance(available, str):
+        return _fail(available)
+    version = args.idc_version or available[-1]
+    if args.idc_version is None and (problem := release.problem(version)):
+        return _fail(problem)
+    release_version = store.release_version_for(version)
 
-    if release_version:
-        os.environ["IDC_RELEASE_VERSION"] = release_version
-    store = _resolved(defs.resources["artifacts"])
-    version = _pick_version(_resolved(defs.resources["index_engine"]), idc_version)
-    if isinstance(version, str):
-        return _fail(version)
-    try:
-        release = store.release_version_for(version)
-    except ValueError as error:
-        return _fail(str(error))
-
+    settings.prepare_dagster_home()
     # Entered, so that the definitions load against this instance and it is closed after the run.
     with DagsterInstance.get() as instance:
-        partitions = "idc_version"
-        if not instance.has_dynamic_partition(partitions, str(version)):
-            instance.add_dynamic_partitions(partitions, [str(version)])
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance,
-            partition_key=str(version),
-            asset_selection=[AssetKey(name) for name in selection],
-            raise_on_error=False,
-            # step progress and each index's row count, without the per-event debug lines
-            run_config={
-                "loggers": {"console": {"config": {"log_level": "INFO"}}},
-                **(run_config or {}),
-            },
-            tags={"idc_version": str(version), "release_version": release},
+        _register_partitions(instance, available)
+        run_id, outcome = _execute(
+            instance,
+            job_name,
+            selection,
+            partition=str(version),
+            tags={"idc_version": str(version), "release_version": release_version},
+            verbose=args.verbose,
+            run_config=run_config or {},
         )
-    directory = store.directory(version)
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            print(
-                f"FAILED {event.step_key}: {error.message.strip() if error else ''}",
-                file=sys.stderr,
+    if not outcome.success:
+        print(outcome.summary(f"IDC version {version}", run_id), file=sys.stderr)
+        return 1
+    print(
+        f"materialized {', '.join(selection)} for IDC version {version} (release {release_version})"
+    )
+    print(f"artifacts: {store.directory(version)}")
+    return 0
+
+
+def _register_partitions(instance, versions: list[int]) -> None:
+    """Every IDC version of the source becomes a partition, built or not, so the UI shows the
+    whole history (and what is missing)."""
+    from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS
+
+    name = IDC_VERSION_PARTITIONS.name
+    known = set(instance.get_dynamic_partitions(name))
+    missing = [str(v) for v in versions if str(v) not in known]
+    if missing:
+        instance.add_dynamic_partitions(name, missing)
+
+
+def _execute(
+    instance,
+    job_name: str,
+    selection: list[str],
+    partition: str,
+    tags: dict,
+    verbose: bool,
+    run_config: dict,
+) -> tuple[str, _Outcome]:
+    """Create a run of `job_name` (the selected assets and their checks) with the code location's
+    origin, as the UI and `dagster job launch` do, and execute it here, step after step."""
+    from dagster import AssetKey, DagsterRunStatus
+    from dagster._core.definitions.selector import JobSubsetSelector
+    from dagster._core.execution.api import execute_run_iterator
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.storage.tags import PARTITION_NAME_TAG
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._utils.hosted_user_process import recon_job_from_origin
+
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(
+            executable_path=sys.executable,
+            module_name=DEFINITIONS_MODULE,
+            working_directory=os.getcwd(),
+        ),
+        location_name=CODE_LOCATION,
+    )
+    from idc_index_assets.definitions import defs
+
+    # The console logger speaks only with --verbose (the progress lines and the summary say
+    # what matters); with Dagster's default executor, the steps run in this process, one after
+    # the other (IDC_EXECUTOR=k8s keeps its pod per step).
+    run_config = {
+        **run_config,
+        "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}},
+    }
+    if defs.resolve_job_def(job_name).executor_def.name == "multi_or_in_process_executor":
+        run_config["execution"] = {"config": {"in_process": {}}}
+    with origin.create_location(instance) as location:
+        repository = next(iter(location.get_repositories().values()))
+        job = location.get_job(
+            JobSubsetSelector(
+                location_name=location.name,
+                repository_name=repository.name,
+                job_name=job_name,
+                op_selection=None,
+                asset_selection=[AssetKey(name) for name in selection],
             )
-        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+        )
+        plan = location.get_execution_plan(
+            job, run_config, step_keys_to_execute=None, known_state=None, instance=instance
+        ).execution_plan_snapshot
+        run = instance.create_run(
+            job_name=job.name,
+            run_id=None,
+            run_config=run_config,
+            resolved_op_selection=None,
+            step_keys_to_execute=plan.step_keys_to_execute,
+            op_selection=None,
+            status=None,
+            root_run_id=None,
+            parent_run_id=None,
+            tags={**job.tags, **tags, PARTITION_NAME_TAG: partition},
+            job_snapshot=job.job_snapshot,
+            execution_plan_snapshot=plan,
+            parent_job_snapshot=job.parent_job_snapshot,
+            remote_job_origin=job.get_remote_origin(),
+            job_code_origin=job.get_python_origin(),
+            asset_selection=frozenset(job.asset_selection or ()),
+            asset_check_selection=job.asset_check_selection,
+            asset_graph=repository.asset_graph,
+        )
+        outcome = _Outcome(len(plan.step_keys_to_execute), selection, verbose)
+        try:
+            for event in execute_run_iterator(
+                recon_job_from_origin(job.get_python_origin()), run, instance
+            ):
+                outcome.see(event)
+        finally:
+            outcome.close()
+    finished = instance.get_run_by_id(run.run_id)
+    outcome.success = finished is not None and finished.status == DagsterRunStatus.SUCCESS
+    return run.run_id, outcome
+
+
+class _Outcome:
+    """Follows a run's events: a line when an index starts and when it finishes (rows, elapsed
+    time), a progress bar over the steps where stderr is a terminal, and each failed step and
+    check with its one-line cause for the summary."""
+
+    def __init__(self, steps: int, assets: list[str], verbose: bool):
+        from tqdm import tqdm
+
+        self.assets, self.verbose, self.success = set(assets), verbose, False
+        self.failures: list[str] = []
+        self.rows: dict[str, int] = {}
+        self.bar = tqdm(total=steps, unit="step", file=sys.stderr, disable=not sys.stderr.isatty())
+
+    def say(self, line: str) -> None:
+        self.bar.write(line, file=sys.stderr)
+
+    def see(self, event) -> None:
+        step, kind = event.step_key, event.event_type_value
+        if kind == "STEP_START" and step in self.assets:
+            self.say(f"{step}: started")
+        elif kind == "ASSET_MATERIALIZATION":
+            metadata = event.step_materialization_data.materialization.metadata
+            if "dagster/row_count" in metadata:
+                self.rows[step] = metadata["dagster/row_count"].value
+        elif kind == "STEP_SUCCESS":
+            self.bar.update(1)
+            if step in self.assets:
+                seconds = event.event_specific_data.duration_ms / 1000
+                rows = f"{self.rows[step]:,} rows, " if step in self.rows else ""
+                self.say(f"{step}: done ({rows}{seconds:.1f} s)")
+        elif kind == "STEP_UP_FOR_RETRY":
+            data = event.event_specific_data
+            wait = f" in {data.seconds_to_wait:.0f} s" if data.seconds_to_wait else ""
+            self.say(f"{step}: failed, retrying{wait}: {_cause(data.error)}")
+        elif kind == "STEP_FAILURE":
+            self.bar.update(1)
+            data = event.step_failure_data
+            description = data.user_failure_data.description if data.user_failure_data else None
+            cause = _first_lines(description) if description else _cause(data.error)
+            self.failures.append(f"FAILED {step}: {cause}")
+            self.say(self.failures[-1])
+        elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.asset_check_evaluation_data
             if not evaluation.passed:
-                label = "FAILED" if evaluation.severity.value == "ERROR" else "WARNING"
-                print(
-                    f"{label} check {evaluation.asset_key.to_user_string()}:"
-                    f"{evaluation.check_name} {evaluation.description or ''}".rstrip(),
-                    file=sys.stderr,
-                )
-    if not result.success:
-        print(f"IDC version {version} failed (run {result.run_id})", file=sys.stderr)
-        return 1
-    print(f"materialized {', '.join(selection)} for IDC version {version} (release {release})")
-    print(f"artifacts: {directory}")
-    return 0
+                blocking = evaluation.severity.value == "ERROR"
+                line = (
+                    f"{'FAILED' if blocking else 'WARNING'} check "
+                    f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}: "
+                    f"{_first_lines(evaluation.description or '')}"
+                ).rstrip(": ")
+                self.say(line)
+                if blocking:
+                    self.failures.append(line)
+        elif kind == "STEP_SKIPPED":
+            self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def summary(self, what: str, run_id: str) -> str:
+        failed = f": {len(self.failures)} failed step(s) and check(s)" if self.failures else ""
+        return (
+            f"{what} failed{failed} (run {run_id})\n"
+            f"full log: {UI_URL}/runs/{run_id} (start the UI with `make dev`)"
+            + ("" if self.verbose else ", or run again with --verbose")
+        )
+
+
+def _first_lines(text: str, limit: int = 6) -> str:
+    """A description as one line, or its first lines when it lists problems (one per line)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... and {len(lines) - limit} more (see the run's log)"]
+    return "\n    ".join(lines)
+
+
+def _cause(error) -> str:
+    """The innermost cause of a serialized error, on one line."""
+    if error is None:
+        return "(no error recorded)"
+    while error.cause is not None:
+        error = error.cause
+    message = error.message.strip().splitlines()
+    return message[0] if message else error.cls_name or "error"
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -289,9 +527,17 @@ def _embedded_versions(directory: Path, names: list[str], key: bytes) -> dict[st
     return found
 
 
-def _resolved(resource):
-    """A resource with its EnvVar fields read from the environment, for use outside a run."""
-    return resource.process_config_and_initialize()
+@contextlib.contextmanager
+def _resources(*names: str):
+    """Resources of the definitions with their EnvVar fields read from the environment, for use
+    outside a run."""
+    from idc_index_assets.definitions import defs
+
+    with contextlib.ExitStack() as stack:
+        yield [
+            stack.enter_context(defs.resources[name].process_config_and_initialize_cm())
+            for name in names
+        ]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -300,6 +546,16 @@ def parser() -> argparse.ArgumentParser:
         description="Build, check and publish the IDC index files (Dagster assets).",
     )
     commands = top.add_subparsers(dest="command", required=True)
+    # What every command that runs a job takes.
+    runs = argparse.ArgumentParser(add_help=False)
+    runs.add_argument(
+        "--idc-version",
+        type=idc_version_argument,
+        help="IDC version N (default: the newest in the source)",
+    )
+    runs.add_argument(
+        "--verbose", action="store_true", help="show Dagster's log and every failure's traceback"
+    )
 
     sample = commands.add_parser("sample", help="generate a sample IDC source snapshot")
     sample.add_argument("--out", help="snapshot root (default: $IDC_SOURCE_DIR)")
@@ -308,10 +564,24 @@ def parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     sample.set_defaults(handler=_sample)
 
-    build = commands.add_parser("build", help="build the indices of one IDC version")
-    build.add_argument("--idc-version", help="IDC version N (default: the newest in the source)")
-    build.add_argument("--select", help="comma-separated index names (default: all)")
-    build.add_argument("--release-version", help="release version X.Y.Z (default: N.0.0)")
+    build = commands.add_parser(
+        "build", parents=[runs], help="build the indices of one IDC version"
+    )
+    build.add_argument(
+        "--select",
+        type=_argument_type(parse_selection),
+        help="comma-separated index names (default: all)",
+    )
+    build.add_argument(
+        "--release-version",
+        type=release_version_argument,
+        help="release version N.Y.Z written into the artifacts (default: N.0.0)",
+    )
+    build.add_argument(
+        "--force-release-version",
+        action="store_true",
+        help="write --release-version even when its first number is not the IDC version",
+    )
     build.add_argument(
         "--dry-run",
         action="store_true",
@@ -323,31 +593,41 @@ def parser() -> argparse.ArgumentParser:
         "check-source", help="compare the source tables of one IDC version with the contract"
     )
     check_source.add_argument(
-        "--idc-version", help="IDC version N (default: the newest in the source)"
+        "--idc-version",
+        type=idc_version_argument,
+        help="IDC version N (default: the newest in the source)",
     )
     check_source.set_defaults(handler=_check_source)
 
-    package = commands.add_parser("package", help="build the idc-index-data wheel")
-    package.add_argument("--idc-version", help="IDC version N (default: the newest in the source)")
-    package.add_argument("--version", help="wheel version X.Y.Z (default: N.0.0)")
+    package = commands.add_parser("package", parents=[runs], help="build the idc-index-data wheel")
+    package.add_argument(
+        "--version", type=release_version_argument, help="wheel version N.Y.Z (default: N.0.0)"
+    )
     package.set_defaults(handler=_package)
 
     release = commands.add_parser(
         "release",
+        parents=[runs],
         help="publish the checked artifacts and wheel of one IDC version to the release bucket",
     )
-    release.add_argument("--idc-version", help="IDC version N (default: the newest in the source)")
-    release.add_argument("--version", help="release version N.Y.Z (default: N.0.0)")
     release.add_argument(
-        "--bucket", help="gs://bucket[/prefix] or a directory ($IDC_RELEASE_BUCKET)"
+        "--version", type=release_version_argument, help="release version N.Y.Z (default: N.0.0)"
     )
-    release.add_argument("--concurrency", type=int, help="parallel transfers (default 4)")
+    release.add_argument(
+        "--bucket",
+        type=bucket_argument,
+        help="gs://bucket[/prefix] or a directory (default: $IDC_RELEASE_BUCKET)",
+    )
+    release.add_argument(
+        "--concurrency", type=concurrency_argument, help="parallel transfers (default 4)"
+    )
     release.set_defaults(handler=_release)
 
     notes = commands.add_parser(
-        "notes", help="what changed since the previous release: print and write the release notes"
+        "notes",
+        parents=[runs],
+        help="what changed since the previous release: print and write the release notes",
     )
-    notes.add_argument("--idc-version", help="IDC version N (default: the newest in the source)")
     notes.add_argument(
         "--against",
         help="a release directory to compare with (default: the previous IDC version's artifacts)",
@@ -361,8 +641,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings.apply_defaults()
     args = parser().parse_args(argv)
+    settings.set_defaults()
     return args.handler(args)
 
 

@@ -103,14 +103,14 @@ build_indices_job = define_asset_job(
     description="Build every index of one IDC version.",
 )
 
-package_job = define_asset_job(
-    "package",
+package_wheel_job = define_asset_job(
+    "package_wheel",
     selection=AssetSelection.assets(idc_index_data_wheel),
     description="Build the idc-index-data wheel of one IDC version from its checked artifacts.",
 )
 
-release_job = define_asset_job(
-    "release_job",
+publish_release_job = define_asset_job(
+    "publish_release",
     selection=AssetSelection.assets(idc_index_data_wheel, release_notes, idc_index_release),
     description=(
         "Publish one IDC version's checked artifacts, wheel and release notes to the release "
@@ -128,7 +128,7 @@ defs = Definitions(
         idc_index_release,
     ],
     asset_checks=warning_checks,
-    jobs=[observe_sources_job, build_indices_job, package_job, release_job],
+    jobs=[observe_sources_job, build_indices_job, package_wheel_job, publish_release_job],
     sensors=[new_idc_version_sensor, publishing_automation],
     schedules=[weekly_rebuild],
     resources={

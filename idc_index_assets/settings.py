@@ -5,6 +5,7 @@ from; `apply_defaults` fills in the unset ones (paths relative to the working di
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 DEFAULTS = {
@@ -61,11 +62,22 @@ telemetry:
 
 
 def apply_defaults() -> None:
+    """Fill in the unset settings and make sure the Dagster instance's home exists."""
+    set_defaults()
+    prepare_dagster_home()
+
+
+def set_defaults() -> None:
+    """Fill in the unset settings (relative paths resolved against the working directory)."""
     for name, value in DEFAULTS.items():
         if name in PATH_SETTINGS:
             value = str(Path(value).resolve())
         os.environ.setdefault(name, value)
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
+
+
+def prepare_dagster_home() -> None:
+    """Create DAGSTER_HOME and its dagster.yaml (INSTANCE_CONFIG) when missing."""
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     instance_config = home / "dagster.yaml"
@@ -87,3 +99,65 @@ def max_row_drop() -> float:
     if not 0 <= fraction <= 1:
         raise ValueError(f"IDC_MAX_ROW_DROP must be a fraction between 0 and 1, got {value!r}")
     return fraction
+
+
+# --- values the settings and the command line share: their syntax, checked before any work ----
+
+_IDC_VERSION = re.compile(r"[1-9][0-9]*")
+_RELEASE_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+# A GCS bucket name (3-63 lowercase letters, digits, dashes, underscores, dots), then a prefix.
+_GCS_TARGET = re.compile(r"gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^/].*)?/?")
+
+
+def parse_idc_version(value: object) -> int:
+    """An IDC version (a partition key, a flag, a setting) as an int: a positive integer written
+    the one canonical way (`3`, `25`; never `03`, `0`, ` 3` or `v3`), so that one release is one
+    partition. Raises ValueError naming the value."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _IDC_VERSION.fullmatch(text):
+        raise ValueError(
+            f"IDC version must be a positive integer without leading zeros (1, 2, ... 25), "
+            f"got {value!r}"
+        )
+    return int(text)
+
+
+def parse_release_version(value: str) -> str:
+    """An idc-index-data release version X.Y.Z (three non-negative integers without leading
+    zeros); raises ValueError naming the value."""
+    if not _RELEASE_VERSION.fullmatch(value):
+        raise ValueError(f"release version must look like X.Y.Z (e.g. 25.0.1), got {value!r}")
+    return value
+
+
+def release_version_problem(release_version: str, idc_version: int) -> str | None:
+    """Why `release_version` cannot be a release of IDC version N (X must be N), or None."""
+    major = parse_release_version(release_version).split(".")[0]
+    if int(major) != idc_version:
+        return (
+            f"release version {release_version} is not for IDC version {idc_version} "
+            f"(a release of IDC version {idc_version} is {idc_version}.Y.Z)"
+        )
+    return None
+
+
+def parse_concurrency(value: object) -> int:
+    """A number of parallel transfers: a whole number of at least 1."""
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"must be a whole number of at least 1, got {value!r}")
+    return int(text)
+
+
+def parse_release_bucket(value: str) -> str:
+    """Where releases go: `gs://bucket[/prefix]` or a local directory (any path without a URL
+    scheme). Raises ValueError for a malformed GCS URL or another scheme."""
+    if value.startswith("gs://"):
+        if not _GCS_TARGET.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not gs://bucket[/prefix] (bucket names: 3-63 lowercase letters, "
+                "digits, '-', '_' or '.')"
+            )
+    elif "://" in value or not value.strip():
+        raise ValueError(f"{value!r} is neither gs://bucket[/prefix] nor a local directory")
+    return value

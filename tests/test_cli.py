@@ -1,11 +1,19 @@
 """The `idc-index-assets` command line, run in-process against a temporary Dagster home."""
 
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, DagsterInstance
+from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
-from idc_index_assets.cli import main
+from idc_index_assets.cli import CODE_LOCATION, main
 from tests.conftest import SAMPLE_VERSIONS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -29,11 +37,68 @@ def test_build_defaults_to_the_newest_version_and_records_the_run(environment, c
         "collections_index.parquet",
         "version_metadata_index.parquet",
     ]
-    # The run and its partition live in DAGSTER_HOME, so the UI shows them.
+    # The run and the partitions live in DAGSTER_HOME, so the UI shows them: every version of
+    # the source is a partition, built or not.
     instance = DagsterInstance.get()
-    assert instance.get_dynamic_partitions("idc_version") == [str(SAMPLE_VERSIONS)]
+    assert instance.get_dynamic_partitions("idc_version") == ["1", "2", "3"]
     event = instance.get_latest_materialization_event(AssetKey("collections_index"))
     assert event.asset_materialization.partition == str(SAMPLE_VERSIONS)
+
+
+# What the job page's Runs tab and the Jobs list ask for: the job's runs in its code location.
+JOB_RUNS = """
+query JobRuns($selector: PipelineSelector!) {
+  pipelineOrError(params: $selector) {
+    __typename
+    ... on Pipeline { runs { runId status tags { key value } } }
+  }
+}
+"""
+
+
+def test_a_build_run_shows_under_its_job_in_the_code_location_the_ui_loads(environment, capsys):
+    assert main(["build", "--select", "version_metadata_index"]) == 0
+    instance = DagsterInstance.get()
+    (run,) = instance.get_runs()
+    assert run.remote_job_origin is not None
+    assert run.remote_job_origin.location_name == CODE_LOCATION
+    # The UI's own view, through the workspace `make dev` serves (a code server of its own).
+    with define_out_of_process_context(str(ROOT / "workspace.yaml"), None, instance) as context:
+        selector = {
+            "repositoryLocationName": CODE_LOCATION,
+            "repositoryName": "__repository__",
+            "pipelineName": "build_indices",
+        }
+        result = execute_dagster_graphql(context, JOB_RUNS, {"selector": selector})
+    job = result.data["pipelineOrError"]
+    assert job["__typename"] == "Pipeline"
+    assert [r["runId"] for r in job["runs"]] == [run.run_id]
+    assert job["runs"][0]["status"] == "SUCCESS"
+    assert {"key": "dagster/partition", "value": str(SAMPLE_VERSIONS)} in job["runs"][0]["tags"]
+
+
+def test_dg_and_the_workspace_name_the_code_location_alike():
+    import tomllib
+
+    import yaml
+
+    dg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["dg"]["project"]
+    (entry,) = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"]
+    assert dg["code_location_name"] == entry["python_module"]["location_name"] == CODE_LOCATION
+
+
+def test_progress_lines_say_when_each_index_starts_and_finishes(environment, capsys):
+    assert main(["build", "--select", "version_metadata_index,collections_index"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    for name, rows in (("version_metadata_index", 3), ("collections_index", None)):
+        assert f"{name}: started" in err
+        (done,) = [line for line in err if line.startswith(f"{name}: done (")]
+        assert done.endswith(" s)")
+        if rows is not None:
+            assert f"({rows} rows, " in done
+    assert err.index("collections_index: started") < err.index(
+        next(line for line in err if line.startswith("collections_index: done"))
+    )
 
 
 def test_build_writes_the_requested_release_version(environment):
@@ -57,17 +122,76 @@ def test_build_writes_the_requested_release_version(environment):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--idc-version", "x3"], "positive integer"),
-        (["--idc-version", "0"], "positive integer"),
-        (["--idc-version", "99"], "IDC version 99 is not in the source"),
-        (["--select", "idc_index,no_such_index"], "unknown index no_such_index"),
-        (["--release-version", "3.0"], "X.Y.Z"),
+        (["build", "--idc-version", "99"], "IDC version 99 is not in the source"),
+        # X.Y.Z must be a release of the IDC version: X is N (N the newest, 3, by default)
+        (["release", "--version", "4.0.0"], "--version: release version 4.0.0 is not for IDC"),
+        (["package", "--version", "2.0.0"], "--version: release version 2.0.0 is not for IDC"),
+        (["build", "--release-version", "4.0.0"], "--force-release-version"),
     ],
 )
 def test_bad_arguments_fail_before_any_work(environment, capsys, arguments, message):
-    assert main(["build", *arguments]) != 0
+    assert main(arguments) == 2
     assert message in capsys.readouterr().err
+    # Nothing was built, not even a wheel, and no run was made.
     assert not (environment / "artifacts").exists()
+    assert not DagsterInstance.get().get_runs()
+
+
+# Refused by their syntax, before Dagster or the definitions load.
+BAD_SYNTAX = [
+    (["build", "--idc-version", "abc"], "argument --idc-version: IDC version must be"),
+    (["build", "--idc-version", "024"], "argument --idc-version: IDC version must be"),
+    (["build", "--idc-version", "0"], "argument --idc-version: IDC version must be"),
+    (["build", "--release-version", "3.0"], "argument --release-version: release version must"),
+    (["build", "--select", "idc_index,no_such_index"], "argument --select: unknown index no_such"),
+    (["build", "--idc-version", "3", "--release-version", "4.0.0"], "--force-release-version"),
+    (["package", "--idc-version", "2", "--version", "3.0.0"], "--version: release version 3.0.0"),
+    (["release", "--idc-version", "3", "--version", "4.0.0"], "--version: release version 4.0.0"),
+    (["release", "--concurrency", "0"], "argument --concurrency: must be a whole number"),
+    (["release", "--concurrency", "two"], "argument --concurrency: must be a whole number"),
+    (["release", "--bucket", "s3://bucket"], "argument --bucket: 's3://bucket' is neither"),
+    (["release", "--bucket", "gs://Bad_Bucket"], "argument --bucket: 'gs://Bad_Bucket' is not"),
+    (["release", "--bucket", "gs://"], "argument --bucket: 'gs://' is not gs://bucket"),
+]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"), BAD_SYNTAX, ids=[" ".join(a) for a, _ in BAD_SYNTAX]
+)
+def test_bad_syntax_is_refused_at_once_naming_the_flag(arguments, message, tmp_path):
+    script = (
+        "import sys, time\n"
+        "start = time.perf_counter()\n"
+        "from idc_index_assets.cli import main\n"
+        "try:\n"
+        f"    code = main({arguments!r})\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "print(code, 'dagster' in sys.modules, time.perf_counter() - start)\n"
+    )
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home")},
+    )
+    elapsed = time.perf_counter() - started
+    code, dagster_loaded, in_main = done.stdout.split()
+    assert code == "2"
+    assert message in done.stderr
+    assert dagster_loaded == "False"
+    assert float(in_main) < 0.5, f"refused in {float(in_main):.2f} s"
+    assert elapsed < 2, f"the whole process took {elapsed:.2f} s"
+    assert not (tmp_path / "home").exists()
+
+
+def test_force_release_version_writes_another_major_on_purpose(environment):
+    arguments = ["build", "--idc-version", "2", "--select", "version_metadata_index"]
+    assert main([*arguments, "--release-version", "7.0.0", "--force-release-version"]) == 0
+    parquet = environment / "artifacts" / "2" / "version_metadata_index.parquet"
+    assert pq.read_schema(parquet).metadata[b"idc_index_data_version"] == b"7.0.0"
 
 
 def test_an_empty_source_says_what_to_do(environment, monkeypatch, capsys):
@@ -83,9 +207,21 @@ def test_a_missing_table_fails_the_build_naming_it(environment, monkeypatch, sou
     )
     missing.unlink()
     monkeypatch.setenv("IDC_SOURCE_DIR", str(source))
-    assert main(["build", "--select", "version_metadata_index"]) == 1
+    assert main(["build", "--select", "version_metadata_index,collections_index"]) == 1
     err = capsys.readouterr().err
-    assert "version_metadata" in err and str(missing) in err
+    # One line for the failed step, with its cause; then where the full log is; no traceback.
+    (failed,) = [line for line in err.splitlines() if line.startswith("FAILED")]
+    assert failed.startswith("FAILED version_metadata_index: ")
+    assert "version_metadata_index.sql" in failed and str(missing) in failed
+    assert "Traceback" not in err and "Stack Trace" not in err
+    (run,) = DagsterInstance.get().get_runs()
+    assert f"(run {run.run_id})" in err
+    assert f"http://127.0.0.1:3000/runs/{run.run_id}" in err
+    assert "--verbose" in err
+    assert len(err.splitlines()) <= 8, err
+    # --verbose adds Dagster's log, with the stack traces.
+    assert main(["build", "--select", "version_metadata_index", "--verbose"]) == 1
+    assert "Stack Trace:" in capsys.readouterr().err
 
 
 def test_sample_then_verify(environment, capsys):

@@ -23,6 +23,7 @@ from sqlglot import exp
 from sqlglot.dialects.bigquery import BigQuery
 
 from idc_index_assets.engines.semantics import bigquery_refusals
+from idc_index_assets.settings import parse_idc_version
 from idc_index_assets.sources.contract import sql_schema
 from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTable
 
@@ -37,14 +38,6 @@ _JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newl
 
 class QueryDefinitionError(ValueError):
     """A query file that cannot define an index; the message starts with `file:line:`."""
-
-
-def parse_idc_version(value: object) -> int:
-    """The IDC version as a positive integer, refusing anything else before it reaches SQL."""
-    text = str(value).strip()
-    if isinstance(value, bool) or not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
-        raise ValueError(f"IDC version must be a positive integer, got {value!r}")
-    return int(text)
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,12 @@ IDC version, and which idc-index-data release version they carry."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
-_RELEASE_VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+from idc_index_assets.settings import parse_release_version
 
 
 class ArtifactStore(ConfigurableResource):
@@ -24,7 +23,4 @@ class ArtifactStore(ConfigurableResource):
         return Path(self.root) / str(idc_version)
 
     def release_version_for(self, idc_version: int) -> str:
-        version = self.release_version or f"{idc_version}.0.0"
-        if not _RELEASE_VERSION.match(version):
-            raise ValueError(f"release version must look like X.Y.Z, got {version!r}")
-        return version
+        return parse_release_version(self.release_version or f"{idc_version}.0.0")

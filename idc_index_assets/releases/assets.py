@@ -207,11 +207,13 @@ def idc_index_data_wheel(
     except (ValueError, FileNotFoundError) as error:
         raise Failure(description=str(error), allow_retries=False) from error
     context.log.info(f"built {wheel}")
+    upload = "(no package index configured)"
     if package_index.url:
         try:
-            context.log.info(package_index.upload(wheel))
+            upload = package_index.upload(wheel)
         except RuntimeError as error:
             raise Failure(description=str(error)) from error
+        context.log.info(upload)
     return MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(wheel)),
@@ -219,6 +221,7 @@ def idc_index_data_wheel(
             "sha256": sha256_file(wheel),
             "version": artifacts.release_version_for(idc_version),
             "uploaded_to": package_index.url or "(no package index configured)",
+            "upload": upload,
         }
     )
 

@@ -397,7 +397,7 @@ def environment(store, sample_source, monkeypatch, tmp_path):
 
 def materialize_notes(instance, version: int, against: str = ""):
     instance.add_dynamic_partitions("idc_version", [str(version)])
-    return defs.resolve_job_def("release_job").execute_in_process(
+    return defs.resolve_job_def("publish_release").execute_in_process(
         instance=instance,
         partition_key=str(version),
         asset_selection=[AssetKey(NOTES_ASSET)],

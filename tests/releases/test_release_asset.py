@@ -1,11 +1,13 @@
-"""The release asset and `release_job`: one IDC version's checked artifacts published through the
+"""The release asset and `publish_release`: one IDC version's checked artifacts published through the
 Dagster definitions, refused when a blocking check of the latest materializations failed or is
 missing, to a local directory and to a real fake-gcs-server."""
 
 import json
+import os
 import shutil
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from dagster import AssetKey, instance_for_test
@@ -72,9 +74,9 @@ def built(sample_source, environment):
         yield instance, artifacts
 
 
-def test_release_job_publishes_the_versioned_and_current_paths(built, tmp_path):
+def test_publish_release_publishes_the_versioned_and_current_paths(built, tmp_path):
     instance, artifacts = built
-    result = run(instance, "release_job")
+    result = run(instance, "publish_release")
     assert result.success, failures(result)
 
     bucket = tmp_path / "bucket"
@@ -106,7 +108,7 @@ def test_release_job_publishes_the_versioned_and_current_paths(built, tmp_path):
 
     # The same release again: everything verified, nothing uploaded or touched.
     mtimes = {p: p.stat().st_mtime_ns for p in versioned.iterdir()}
-    result = run(instance, "release_job")
+    result = run(instance, "publish_release")
     assert result.success, failures(result)
     assert latest_release_metadata(instance)["bytes_uploaded"] == 0
     assert {p: p.stat().st_mtime_ns for p in versioned.iterdir()} == mtimes
@@ -121,7 +123,7 @@ def test_a_failed_blocking_check_blocks_the_release(null_key_source, environment
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("idc_version", [str(N)])
         assert not run(instance, "build_indices").success  # idc_index: primary_key fails
-        result = run(instance, "release_job", [RELEASE_ASSET])
+        result = run(instance, "publish_release", [RELEASE_ASSET])
     assert not result.success
     assert "idc_index: primary_key" in failures(result)
     assert (artifacts / "idc_index.parquet").exists()  # the files are there, but unchecked
@@ -137,8 +139,8 @@ def test_checked_files_without_check_results_are_not_released(
     shutil.copytree(built_artifacts, artifacts)
     with instance_for_test() as instance:
         instance.add_dynamic_partitions("idc_version", [str(N)])
-        assert run(instance, "package", [WHEEL_ASSET]).success
-        result = run(instance, "release_job", [RELEASE_ASSET])
+        assert run(instance, "package_wheel", [WHEEL_ASSET]).success
+        result = run(instance, "publish_release", [RELEASE_ASSET])
     assert not result.success
     text = failures(result)
     assert f"idc_index: not materialized for IDC version {N}" in text
@@ -155,7 +157,7 @@ def test_a_fixed_rebuild_releases(null_key_source, sample_source, environment, t
         assert not run(instance, "build_indices").success
         environment(sample_source)
         assert run(instance, "build_indices", ["idc_index", "tcia_idc_subset"]).success
-        result = run(instance, "release_job")
+        result = run(instance, "publish_release")
     assert result.success, failures(result)
     assert (tmp_path / "bucket" / RELEASE / ARTIFACTS / MANIFEST).exists()
 
@@ -163,12 +165,12 @@ def test_a_fixed_rebuild_releases(null_key_source, sample_source, environment, t
 def test_a_release_version_other_than_the_artifacts_is_refused(built, monkeypatch, tmp_path):
     instance, _ = built
     monkeypatch.setenv("IDC_RELEASE_VERSION", f"{N}.0.1")  # the artifacts embed N.0.0
-    result = run(instance, "release_job", [RELEASE_ASSET])
+    result = run(instance, "publish_release", [RELEASE_ASSET])
     assert not result.success
     text = failures(result)
     assert f"{N}.0.1" in text and "integrity" in text
     monkeypatch.setenv("IDC_RELEASE_VERSION", f"{N + 1}.0.0")  # X must equal N
-    assert not run(instance, "release_job", [RELEASE_ASSET]).success
+    assert not run(instance, "publish_release", [RELEASE_ASSET]).success
     assert not (tmp_path / "bucket").exists()
 
 
@@ -176,7 +178,7 @@ def test_a_release_version_other_than_the_artifacts_is_refused(built, monkeypatc
 def test_a_bad_concurrency_setting_is_named(built, monkeypatch, tmp_path, setting):
     instance, _ = built
     monkeypatch.setenv("IDC_RELEASE_CONCURRENCY", setting)
-    result = run(instance, "release_job", [RELEASE_ASSET])
+    result = run(instance, "publish_release", [RELEASE_ASSET])
     assert not result.success
     message = f"IDC_RELEASE_CONCURRENCY must be a whole number of at least 1, got '{setting}'"
     assert message in failures(result)
@@ -190,7 +192,7 @@ def test_release_to_gcs_through_the_resource(built, gcs, monkeypatch):
     name = f"idc-release-{uuid.uuid4().hex[:8]}"
     gcs.create_bucket(name)
     monkeypatch.setenv("IDC_RELEASE_BUCKET", f"gs://{name}")
-    result = run(instance, "release_job")
+    result = run(instance, "publish_release")
     assert result.success, failures(result)
 
     blobs = {blob.name: blob for blob in gcs.list_blobs(name)}
@@ -216,5 +218,7 @@ def test_the_release_command(sample_source, environment, monkeypatch, tmp_path, 
     assert f"published to {target}" in capsys.readouterr().out
     manifest = json.loads((target / CURRENT / ARTIFACTS / MANIFEST).read_text())
     assert manifest["version"] == RELEASE
-    assert main(["release", "--version", f"{N + 1}.0.0"]) == 1
-    assert f"{N + 1}.0.0" in capsys.readouterr().err
+    # X is not N: refused before any work, and no wheel of that version is left behind.
+    assert main(["release", "--version", f"{N + 1}.0.0"]) == 2
+    assert f"{N + 1}.0.0 is not for IDC version {N}" in capsys.readouterr().err
+    assert not list(Path(os.environ["IDC_ARTIFACTS_DIR"]).rglob(f"*{N + 1}.0.0*.whl"))

@@ -7,8 +7,10 @@ import sys
 import urllib.request
 
 import pytest
+from dagster import AssetKey, DagsterInstance
 
 from idc_index_assets.cli import main
+from idc_index_assets.releases.assets import WHEEL_ASSET
 from idc_index_assets.releases.wheel import wheel_filename
 from tests.conftest import SAMPLE_VERSIONS
 from tests.servers.package_index import package_index_server
@@ -64,7 +66,9 @@ def test_the_wheel_is_uploaded_and_installable_from_the_index(
     assert (downloaded / wheel).read_bytes() == (environment / wheel).read_bytes()
     # A re-run builds the same bytes and finds them already there: nothing to do, no failure.
     assert main(["package"]) == 0
-    assert "is already on" in capsys.readouterr().err
+    event = DagsterInstance.get().get_latest_materialization_event(AssetKey(WHEEL_ASSET))
+    upload = event.asset_materialization.metadata["upload"].value
+    assert upload == f"{wheel} is already on {package_index}/; not replaced"
 
 
 def test_a_refused_login_fails_the_wheel_naming_the_index(
