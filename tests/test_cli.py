@@ -182,6 +182,7 @@ def test_bad_syntax_is_refused_at_once_naming_the_flag(arguments, message, tmp_p
     assert code == "2"
     assert message in done.stderr
     assert dagster_loaded == "False"
+    # Typically 0.01 s in main and 0.1 s for the process; the bounds leave room for a busy machine.
     assert float(in_main) < 0.5, f"refused in {float(in_main):.2f} s"
     assert elapsed < 2, f"the whole process took {elapsed:.2f} s"
     assert not (tmp_path / "home").exists()

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from idc_index_assets.indices.contract import IndexContract, index_contract
+if TYPE_CHECKING:
+    from idc_index_assets.indices.contract import IndexContract
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class IndexSpec:
 
     @cached_property
     def contract(self) -> IndexContract:
+        # Imported here: the command line reads the registry's names before anything heavy loads.
+        from idc_index_assets.indices.contract import index_contract
+
         return index_contract(self.name)
 
     @property
