@@ -7,6 +7,9 @@ newest release, and the condition that lets publishing follow a build on its own
   skipped tick that says why.
 - `weekly_rebuild` rebuilds the newest version (to catch revised data); cron and timezone from
   `IDC_REBUILD_CRON` / `IDC_REBUILD_TIMEZONE`; off unless turned on.
+- `daily_source_observation` observes the source tables of the newest version every day (cheap:
+  no query), so a table IDC revised in place gets a new data version and the indices built from
+  it show as stale; its schema check runs with it.
 - `PUBLISH_WHEN_CHECKED`: downstream publishing assets materialize once every index of the
   version has been updated and all their blocking checks passed (declarative automation).
 
@@ -35,6 +38,7 @@ from idc_index_assets import settings
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS
 from idc_index_assets.indices.store import ArtifactStore
+from idc_index_assets.sources.assets import OBSERVE_SOURCES
 
 BUILD_JOB = "build_indices"
 
@@ -122,3 +126,23 @@ def weekly_rebuild(
     if not context.instance.has_dynamic_partition(IDC_VERSION_PARTITIONS.name, str(newest)):
         return SkipReason(f"IDC version {newest} is not built yet; the sensor builds it first")
     return RunRequest(partition_key=str(newest), tags=run_tags(newest, artifacts))
+
+
+@schedule(
+    job_name=OBSERVE_SOURCES,
+    cron_schedule="0 5 * * *",
+    execution_timezone=os.environ.get("IDC_REBUILD_TIMEZONE") or "UTC",
+    default_status=_default_status(DefaultScheduleStatus),
+    description=(
+        "Observes the source tables of the newest IDC version daily: a table IDC revised in place "
+        "gets a new data version (its indices show as stale) and its schema is checked."
+    ),
+)
+def daily_source_observation(context: ScheduleEvaluationContext, index_engine: IndexEngine):
+    available = _available_versions(index_engine)
+    if isinstance(available, SkipReason):
+        return available
+    newest = available[-1]
+    if not context.instance.has_dynamic_partition(IDC_VERSION_PARTITIONS.name, str(newest)):
+        return SkipReason(f"IDC version {newest} is not a partition yet; the sensor adds it")
+    return RunRequest(partition_key=str(newest), tags={"idc_version": str(newest)})

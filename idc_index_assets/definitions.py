@@ -13,6 +13,7 @@ from dagster import (
 
 from idc_index_assets import settings
 from idc_index_assets.automation import (
+    daily_source_observation,
     new_idc_version_sensor,
     publishing_automation,
     weekly_rebuild,
@@ -130,7 +131,7 @@ defs = Definitions(
     asset_checks=warning_checks,
     jobs=[observe_sources_job, build_indices_job, package_wheel_job, publish_release_job],
     sensors=[new_idc_version_sensor, publishing_automation],
-    schedules=[weekly_rebuild],
+    schedules=[weekly_rebuild, daily_source_observation],
     resources={
         "index_engine": IndexEngine(
             engine=EnvVar("IDC_ENGINE"),

@@ -17,7 +17,11 @@ from dagster import (
     instance_for_test,
 )
 
-from idc_index_assets.automation import new_idc_version_sensor, weekly_rebuild
+from idc_index_assets.automation import (
+    daily_source_observation,
+    new_idc_version_sensor,
+    weekly_rebuild,
+)
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.sources.tables import SOURCE_PROJECT
@@ -140,3 +144,19 @@ def test_automation_setting_starts_the_sensors_and_schedule(setting, status, tmp
     ).stdout.splitlines()
     assert out[0] == " ".join([status] * 3)
     assert "idc_index_data_wheel" in out[1] and "idc_index_release" in out[1]
+
+
+def test_the_daily_observation_observes_the_newest_version_once_it_is_a_partition(
+    sample_source, tmp_path
+):
+    resources = {"index_engine": IndexEngine(source_dir=str(sample_source))}
+    with instance_for_test() as instance:
+        with build_schedule_context(instance=instance, resources=resources) as context:
+            skipped = daily_source_observation(context)
+        assert isinstance(skipped, SkipReason) and f"{N} is not a partition" in skipped.skip_message
+        instance.add_dynamic_partitions("idc_version", [str(N)])
+        with build_schedule_context(instance=instance, resources=resources) as context:
+            request = daily_source_observation(context)
+        assert isinstance(request, RunRequest)
+        assert (request.partition_key, request.tags) == (str(N), {"idc_version": str(N)})
+    assert daily_source_observation.job_name == "observe_idc_sources"
