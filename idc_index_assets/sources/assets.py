@@ -182,6 +182,9 @@ def _observe(
     try:
         state = engine.table_state(table.dataset_of(idc_version), table.table)
     except Exception as error:
+        if getattr(error, "transient", False):
+            raise  # a remote engine's 429/5xx: the run may be tried again
+        # a missing table, refused credentials: the table cannot be read, its check fails
         yield AssetCheckResult(
             asset_key=key,
             check_name=SOURCE_SCHEMA_CHECK,

@@ -153,3 +153,24 @@ def test_a_drifted_source_fails_its_blocking_check_naming_table_and_column(envir
             f"FAIL {SOURCE_PROJECT}.idc_v{N}.auxiliary_metadata: series_init_idc_version: "
             "expected INT64, found STRING"
         ) in failure.step_failure_data.user_failure_data.description
+
+
+def test_a_missing_table_fails_its_check_and_the_others_are_observed(environment):
+    (environment / SOURCE_PROJECT / f"idc_v{N}" / "version_metadata.parquet").unlink()
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("idc_version", [N])
+        result = _observe(instance)
+        assert not result.success
+        checks = _checks(result)
+        missing = AssetKey([SOURCE_GROUP, "idc_vNN", "version_metadata"])
+        assert {key for key, check in checks.items() if not check.passed} == {missing}
+        assert checks[missing].description.startswith(
+            f"cannot read the table: table {SOURCE_PROJECT}.idc_v{N}.version_metadata is not in "
+            "the source snapshot"
+        )
+        observed = {
+            e.asset_observation_data.asset_observation.asset_key
+            for e in result.all_events
+            if e.event_type == DagsterEventType.ASSET_OBSERVATION
+        }
+        assert observed == set(_source_keys(defs.resolve_asset_graph())) - {missing}
