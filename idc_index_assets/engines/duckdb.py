@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from idc_index_assets.engines.base import (
     BATCH_ROWS,
@@ -24,7 +25,8 @@ from idc_index_assets.engines.base import (
     MissingSourceTableError,
     QueryRun,
 )
-from idc_index_assets.engines.semantics import transpile_to_duckdb
+from idc_index_assets.engines.scripting import Kind, ScriptError, Statement, is_script, parse_script
+from idc_index_assets.engines.semantics import parquet_scan, transpile_to_duckdb
 from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTableState, snapshot_table_path
 
 
@@ -87,10 +89,19 @@ class DuckDBEngine:
             if self.threads:
                 connection.execute(f"SET threads = {int(self.threads)}")
             try:
-                result = run_statement(connection, sql, resolve)
+                statements = parse_script(sql)
+            except ScriptError as error:
+                raise EngineError(f"{query_file}:{error.line}: {error.message}") from error
+            try:
+                if is_script(statements):
+                    result = _Script(connection, resolve, query_file).run(statements)
+                else:
+                    result = run_statement(connection, sql, resolve)
                 reader = result.to_arrow_reader(BATCH_ROWS)
             except duckdb.Error as error:
                 raise EngineError(f"{query_file}: DuckDB failed: {_first_line(error)}") from error
+            except SqlglotError as error:
+                raise EngineError(f"{query_file}: {error}") from error
             yield QueryRun(_reraising(reader, query_file), {"engine": "duckdb"})
         finally:
             connection.close()
@@ -113,6 +124,145 @@ def run_statement(
 ) -> duckdb.DuckDBPyRelation:
     """One BigQuery statement, transpiled, on the connection: its result with BigQuery's shape."""
     return _as_bigquery_result(connection.sql(transpile_to_duckdb(sql, resolve_table)))
+
+
+class _Script:
+    """A BigQuery script (`engines.scripting`) run statement by statement in one connection:
+    variables are DuckDB variables (SET VARIABLE, read with getvariable()), temporary tables
+    DuckDB temporary tables; the result is the final SELECT's."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, resolve, query_file: str):
+        self.connection, self.resolve, self.query_file = connection, resolve, query_file
+        self.variables: dict[str, exp.DataType | None] = {}
+        self.temp_tables: set[str] = set()
+
+    def run(self, statements: list[Statement], at: str = "") -> duckdb.DuckDBPyRelation:
+        *steps, final = statements
+        for statement in steps:
+            self._execute(statement, at)
+        if final.kind is Kind.EXECUTE_IMMEDIATE:
+            return self.run(self._immediate(final, at), self._where(final, at))
+        if final.kind is not Kind.QUERY:
+            raise EngineError(
+                f"{self.query_file}:{self._where(final, at)}: a script must end with the SELECT "
+                "whose rows are the result"
+            )
+        return _as_bigquery_result(self._sql(self._duck(final.tree), final, at))
+
+    def _execute(self, statement: Statement, at: str) -> None:
+        tree = statement.tree
+        if statement.kind is Kind.DECLARE:
+            for item in tree.expressions:
+                value = item.args.get("default") or exp.null()
+                for name in item.this:
+                    if name.name.lower() in self.variables:
+                        raise EngineError(
+                            f"{self.query_file}:{self._where(statement, at)}: variable "
+                            f"{name.name} is already declared"
+                        )
+                    self.variables[name.name.lower()] = item.args.get("kind")
+                    self._assign(name.name, value, statement, at)
+        elif statement.kind is Kind.SET:
+            assignment = tree.expressions[0].this
+            target, value = assignment.this, assignment.expression
+            if isinstance(target, exp.Tuple):
+                self._assign_fields([c.name for c in target.expressions], value, statement, at)
+            else:
+                self._assign(target.name, value, statement, at)
+        elif statement.kind is Kind.EXECUTE_IMMEDIATE:
+            for inner in self._immediate(statement, at):
+                self._execute(inner, self._where(statement, at))
+        elif statement.kind is Kind.CREATE_TEMP_TABLE:
+            self._sql(self._duck(tree), statement, at)
+            self.temp_tables.add(tree.this.name)
+        else:
+            self._sql(self._duck(tree), statement, at).fetchall()
+
+    def _assign(self, name: str, value: exp.Expression, statement: Statement, at: str) -> None:
+        if name.lower() not in self.variables:
+            raise EngineError(
+                f"{self.query_file}:{self._where(statement, at)}: variable {name} is not declared"
+            )
+        declared = self.variables[name.lower()]
+        typed = exp.cast(value, declared) if declared is not None else value
+        select = self._duck(exp.select(typed))
+        self._sql(f"SET VARIABLE {name.lower()} = ({select})", statement, at)
+
+    def _assign_fields(
+        self, names: list[str], value: exp.Expression, statement: Statement, at: str
+    ) -> None:
+        """`SET (a, b) = (SELECT AS STRUCT x, y)`: each variable from its field, by position."""
+        query = value.this if isinstance(value, exp.Subquery) else value
+        if not isinstance(query, exp.Select) or len(query.expressions) != len(names):
+            raise EngineError(
+                f"{self.query_file}:{self._where(statement, at)}: SET ({', '.join(names)}) "
+                f"needs a (SELECT AS STRUCT ...) of {len(names)} fields"
+            )
+        plain = query.copy()
+        plain.set("kind", None)
+        for position, name in enumerate(names):
+            declared = self.variables.get(name.lower())
+            field = exp.column(f"f{position}", quoted=True)
+            typed = exp.cast(field, declared) if declared is not None else field
+            self._assign(
+                name,
+                exp.select(typed)
+                .from_(
+                    exp.Subquery(
+                        this=plain.copy(),
+                        alias=exp.TableAlias(
+                            this=exp.to_identifier("_fields"),
+                            columns=[exp.to_identifier(f"f{i}") for i in range(len(names))],
+                        ),
+                    )
+                )
+                .subquery(),
+                statement,
+                at,
+            )
+
+    def _immediate(self, statement: Statement, at: str) -> list[Statement]:
+        """The statements of the string an EXECUTE IMMEDIATE evaluates to."""
+        ((text,),) = self._sql(self._duck(exp.select(statement.tree)), statement, at).fetchall()
+        if text is None:
+            raise EngineError(
+                f"{self.query_file}:{self._where(statement, at)}: EXECUTE IMMEDIATE of NULL"
+            )
+        try:
+            return parse_script(text)
+        except ScriptError as error:
+            raise EngineError(
+                f"{self.query_file}:{self._where(statement, at)}: in EXECUTE IMMEDIATE: {error}"
+            ) from error
+
+    def _duck(self, tree: exp.Expression) -> str:
+        return transpile_to_duckdb(
+            tree,
+            self.resolve,
+            variables=self.variables,
+            temp_tables=self.temp_tables,
+            table_columns=self._columns,
+        )
+
+    def _columns(self, table: exp.Table) -> list[str]:
+        if not table.db and table.name in self.temp_tables:
+            return self.connection.sql(f'SELECT * FROM "{table.name}" LIMIT 0').columns
+        scan = parquet_scan(self.resolve(table)).sql(dialect="duckdb")
+        return self.connection.sql(f"SELECT * FROM {scan} LIMIT 0").columns
+
+    def _sql(self, sql: str, statement: Statement, at: str) -> duckdb.DuckDBPyRelation:
+        try:
+            return self.connection.sql(sql)
+        except duckdb.Error as error:
+            raise EngineError(
+                f"{self.query_file}:{self._where(statement, at)}: DuckDB failed: "
+                f"{_first_line(error)}"
+            ) from error
+
+    @staticmethod
+    def _where(statement: Statement, at: str) -> str:
+        """The statement's line; inside an EXECUTE IMMEDIATE, its line there too."""
+        return f"{at} (EXECUTE IMMEDIATE line {statement.line})" if at else str(statement.line)
 
 
 def _as_bigquery_result(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:

@@ -38,7 +38,7 @@ statements with BigQuery's documented results.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import sqlglot
@@ -47,23 +47,45 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, UnsupportedError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, traverse_scope
 
 
-def _parquet_scan(path: Path) -> exp.Expression:
+def parquet_scan(path: Path) -> exp.Expression:
+    """DuckDB's scan of a Parquet file, or of every Parquet file under a directory."""
     pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
     return exp.func("read_parquet", exp.Literal.string(pattern))
 
 
-def transpile_to_duckdb(sql: str, resolve_table: Callable[[exp.Table], Path]) -> str:
-    """BigQuery SQL → DuckDB SQL reading Parquet files; `resolve_table` gives each table's file."""
-    tree = sqlglot.parse_one(sql, read="bigquery")
+def transpile_to_duckdb(
+    sql: str | exp.Expression,
+    resolve_table: Callable[[exp.Table], Path],
+    *,
+    variables: Collection[str] = (),
+    temp_tables: Collection[str] = (),
+    table_columns: Callable[[exp.Table], Collection[str] | None] | None = None,
+) -> str:
+    """BigQuery SQL → DuckDB SQL reading Parquet files; `resolve_table` gives each table's file.
+
+    In a script (`engines.scripting`), `variables` are the script's variables, read with DuckDB's
+    getvariable(), and `temp_tables` its temporary tables, read as they are. A name that is both
+    a column in scope and a variable is the column; `table_columns` tells a table's columns for
+    that (None where unknown: a variable name that might be a column then fails)."""
+    if isinstance(sql, exp.Expression):
+        tree = sql.copy()
+    else:
+        tree = sqlglot.parse_one(sql, read="bigquery")
     ctes = {cte.alias for cte in tree.find_all(exp.CTE)}
+    if variables:
+        tree = _read_variables(tree, {name.lower() for name in variables}, table_columns)
 
     def replace(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
-            if not node.db and node.name in ctes:
+            # the table a CREATE TEMP TABLE makes, a CTE and a temporary table are no source
+            if isinstance(node.parent, exp.Create) or (
+                not node.db and (node.name in ctes or node.name in temp_tables)
+            ):
                 return node
-            scan = exp.Table(this=_parquet_scan(resolve_table(node)))
+            scan = exp.Table(this=parquet_scan(resolve_table(node)))
             # BigQuery lets `FROM x.y.dicom_all` be referred to as `dicom_all`; keep that name.
             scan.set(
                 "alias", node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(node.name))
@@ -96,6 +118,84 @@ def _generate_duckdb(tree: exp.Expression) -> str:
     if refused:
         raise UnsupportedError("; ".join(refused))
     return sql
+
+
+def _read_variables(
+    tree: exp.Expression,
+    variables: set[str],
+    table_columns: Callable[[exp.Table], Collection[str] | None] | None,
+) -> exp.Expression:
+    """Unqualified names of script variables → getvariable('name'), unless a source in scope
+    (or an enclosing scope) has a column of that name: then the column is meant."""
+    for scope in traverse_scope(tree):
+        for column in scope.columns:
+            if column.table or column.name.lower() not in variables:
+                continue
+            found = _column_in_scope(scope, column, table_columns)
+            if found is None:
+                raise UnsupportedError(
+                    f"'{column.name}' is a script variable and may be a column of a table whose "
+                    "columns are not known here; rename the variable"
+                )
+            if not found:
+                value = exp.Anonymous(
+                    this="getvariable", expressions=[exp.Literal.string(column.name.lower())]
+                )
+                # an output column named by a variable keeps the variable's name
+                is_output = (
+                    isinstance(column.parent, exp.Select) and column.arg_key == "expressions"
+                )
+                column.replace(exp.alias_(value, column.name) if is_output else value)
+    return tree
+
+
+def _column_in_scope(scope, column: exp.Column, table_columns) -> bool | None:
+    """Whether a source of the column's scope, or of an enclosing scope it may correlate with,
+    has a column of its name (None: perhaps, a source's columns are unknown). An ORDER BY may
+    also name an output of its SELECT."""
+    name, unknown = column.name.lower(), False
+    select = scope.expression
+    in_order_by = isinstance(column.find_ancestor(exp.Order, exp.Select), exp.Order)
+    if (
+        isinstance(select, exp.Select)
+        and in_order_by
+        and name in {n.lower() for n in select.named_selects}
+    ):
+        return True
+    while scope is not None:
+        for source in scope.sources.values():
+            columns = _source_columns(source, table_columns)
+            if columns is None:
+                unknown = True
+            elif name in columns:
+                return True
+        # only an expression subquery or an UNNEST sees the sources of the query around it
+        scope = scope.parent if (scope.is_subquery or scope.is_udtf) else None
+    return None if unknown else False
+
+
+def _source_columns(source, table_columns) -> set[str] | None:
+    """The lower-case column names a FROM source gives (None: unknown)."""
+    node = source.expression if isinstance(source, Scope) else source
+    if isinstance(node, exp.Table):
+        columns = table_columns(node) if table_columns else None
+        return None if columns is None else {c.lower() for c in columns}
+    if isinstance(node, exp.Unnest):
+        alias = node.args.get("alias")
+        return {c.name.lower() for c in alias.columns} if alias and alias.columns else None
+    if isinstance(node, exp.Select) and isinstance(source, Scope):
+        names = {n.lower() for n in node.named_selects if n != "*"}
+        if any(isinstance(p, exp.Star) for p in node.expressions):
+            for inner in source.sources.values():
+                columns = _source_columns(inner, table_columns)
+                if columns is None:
+                    return None
+                names |= columns
+        return names
+    if isinstance(node, exp.Query):
+        selects = node.named_selects
+        return None if "*" in selects else {n.lower() for n in selects}
+    return None
 
 
 def _bottom_up(tree: exp.Expression, fix: Callable[[exp.Expression], exp.Expression]):

@@ -5,7 +5,10 @@ The SQL file is the single source of an index. Its `# table-description:` header
 the hash of the file gives the Dagster code version; the tables it reads (parsed with sqlglot)
 give the lineage. The IDC version is a Jinja parameter (`{{ idc_version }}`), so a query can also
 generate a per-release UNION ALL (prior_versions_index) without BigQuery scripting, and both
-engines run the same rendered text.
+engines run the same rendered text. A query file may also be a BigQuery script (DECLARE, SET,
+EXECUTE IMMEDIATE, CREATE TEMP TABLE, see `engines.scripting`): its final SELECT gives the
+columns and their descriptions, every statement (and the source tables named in the strings it
+runs) the lineage.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.bigquery import BigQuery
 
+from idc_index_assets.engines.scripting import (
+    Kind,
+    ScriptError,
+    Statement,
+    parse_script,
+    temp_table_names,
+)
 from idc_index_assets.engines.semantics import bigquery_refusals
 from idc_index_assets.settings import parse_idc_version
 from idc_index_assets.sources.contract import sql_schema
@@ -65,10 +75,31 @@ class IndexQuery:
         except jinja2.UndefinedError as error:
             raise QueryDefinitionError(f"{self.path}: {error.message}") from error
 
+    def _statements(self, idc_version: int) -> list[Statement]:
+        """The rendered query's statements: one SELECT, or a BigQuery script."""
+        try:
+            return parse_script(self.render(idc_version))
+        except ScriptError as error:
+            raise QueryDefinitionError(f"{self.path}:{error.line}: {error.message}") from error
+
+    @cached_property
+    def _script(self) -> list[Statement]:
+        return self._statements(1)
+
     @cached_property
     def _parsed(self) -> exp.Expression:
+        """The final statement, whose rows are the index (the whole query unless a script)."""
+        final = self._script[-1]
+        if final.kind is not Kind.QUERY:
+            raise QueryDefinitionError(
+                f"{self.path}:{final.line}: the last statement must be the SELECT whose rows are "
+                "the index"
+            )
         try:
-            return sqlglot.parse_one(self.render(1), dialect=_DocumentedBigQuery)
+            # parsed at its own lines, so that errors and descriptions name the file's lines
+            return sqlglot.parse_one(
+                "\n" * (final.line - 1) + final.text, dialect=_DocumentedBigQuery
+            )
         except sqlglot.errors.ParseError as error:
             detail = error.errors[0] if error.errors else {}
             line = detail.get("line", "?")
@@ -119,41 +150,71 @@ class IndexQuery:
 
     @cached_property
     def source_tables(self) -> tuple[SourceTable, ...]:
-        """The IDC BigQuery tables the query reads, in the order they first appear."""
+        """The IDC BigQuery tables the query reads, in the order they first appear (in a script:
+        in any statement, or named in a string it runs with EXECUTE IMMEDIATE)."""
         found: dict[SourceTable, None] = {}
-        for table in self._parsed.find_all(exp.Table):
-            if table.catalog != SOURCE_PROJECT:
-                continue
-            match = _VERSIONED_DATASET.match(table.db)
+        for dataset, table in _tables_named(self._script):
+            # a version placeholder (idc_v%d) stands for a release number
+            match = _VERSIONED_DATASET.match(re.sub(r"%[dst]$|%[dst](?=_)", "0", dataset))
             if not match:
                 raise QueryDefinitionError(
-                    f"{self.path}: table {table.catalog}.{table.db}.{table.name} is not in an "
+                    f"{self.path}: table {SOURCE_PROJECT}.{dataset}.{table} is not in an "
                     f"IDC release dataset (idc_v{{{{ idc_version }}}}...)"
                 )
-            found[SourceTable(f"idc_vNN{match['suffix'] or ''}", table.name)] = None
+            found[SourceTable(f"idc_vNN{match['suffix'] or ''}", table)] = None
         return tuple(found)
 
     def tables_read(self, idc_version: int) -> tuple[tuple[str, str], ...]:
         """(dataset, table) of every IDC source table the query reads for this IDC version, e.g.
-        ("idc_v25", "dicom_all"); prior_versions_index reads the dicom_all of every release."""
-        parsed = sqlglot.parse_one(self.render(idc_version), dialect=_DocumentedBigQuery)
+        ("idc_v25", "dicom_all"); prior_versions_index reads the dicom_all of every release. A
+        table a script names in a string with a placeholder version (`idc_v%d`) counts as this
+        version's."""
         found = {
-            (table.db, table.name): None
-            for table in parsed.find_all(exp.Table)
-            if table.catalog == SOURCE_PROJECT
+            (re.sub(r"^idc_v%[dst]", f"idc_v{idc_version}", dataset), table): None
+            for dataset, table in _tables_named(self._statements(idc_version))
         }
         return tuple(found)
 
     @cached_property
     def upstream_indices(self) -> tuple[str, ...]:
         """Other indices the query reads by bare name (e.g. tcia_idc_subset reads idc_index)."""
-        ctes = {cte.alias for cte in self._parsed.find_all(exp.CTE)}
+        trees = [statement.tree for statement in self._script]
+        local = {cte.alias for tree in trees for cte in tree.find_all(exp.CTE)}
+        local.update(temp_table_names(self._script))
         names = {
             table.name
-            for table in self._parsed.find_all(exp.Table)
-            if not table.catalog and not table.db and table.name not in ctes
+            for tree in trees
+            for table in tree.find_all(exp.Table)
+            if not table.catalog and not table.db and table.name not in local
         }
         return tuple(sorted(names))
+
+    def refusals(self) -> list[tuple[int | None, str]]:
+        """What BigQuery would reject in the query's statements (see `bigquery_refusals`)."""
+        found = []
+        for statement in self._script:
+            if statement.kind in (Kind.QUERY, Kind.CREATE_TEMP_TABLE):
+                text = "\n" * (statement.line - 1) + statement.text
+                found.extend(bigquery_refusals(text, sql_schema(1)))
+        return found
+
+
+# a source table named inside a string (a script's EXECUTE IMMEDIATE text), version or placeholder
+_NAMED_IN_STRING = re.compile(
+    r"\b" + re.escape(SOURCE_PROJECT) + r"\.(idc_v(?:\d+|%[dst])(?:_clinical)?)\.(\w+)"
+)
+
+
+def _tables_named(statements: list[Statement]) -> list[tuple[str, str]]:
+    """(dataset, table) of the source tables the statements read or name in string literals."""
+    found = []
+    for statement in statements:
+        for node in statement.tree.walk():
+            if isinstance(node, exp.Table) and node.catalog == SOURCE_PROJECT:
+                found.append((node.db, node.name))
+            elif isinstance(node, exp.Literal) and node.is_string:
+                found.extend(_NAMED_IN_STRING.findall(node.this))
+    return found
 
 
 class _DocumentedBigQuery(BigQuery):
@@ -190,6 +251,6 @@ def load_query(name: str, queries_dir: Path | None = None) -> IndexQuery:
     # Parse everything now, so a bad file stops the definitions from loading.
     _ = query.table_description, query.columns, query.source_tables
     # SQL that BigQuery would reject must not pass here because DuckDB runs it.
-    for line, message in bigquery_refusals(query.render(1), sql_schema(1)):
+    for line, message in query.refusals():
         raise QueryDefinitionError(f"{path}:{line or 1}: BigQuery refuses {message}")
     return query
