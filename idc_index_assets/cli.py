@@ -121,14 +121,15 @@ def _release(args: argparse.Namespace) -> int:
 
 def _notes(args: argparse.Namespace) -> int:
     run_config = {}
-    if args.against:
-        against = Path(args.against)
-        if not against.is_dir() or not any(against.glob("*.parquet")):
+    against = args.against
+    if against and not against.startswith("gs://"):
+        if not Path(against).is_dir() or not any(Path(against).glob("*.parquet")):
             return _fail(f"--against {against}: not a directory of index parquet files")
+        against = str(Path(against).resolve())
     from idc_index_assets.releases.notes import NOTES_ASSET, NOTES_MARKDOWN
 
-    if args.against:
-        run_config = {"ops": {NOTES_ASSET: {"config": {"against": str(against.resolve())}}}}
+    if against:
+        run_config = {"ops": {NOTES_ASSET: {"config": {"against": against}}}}
     with _resources("artifacts", "index_engine") as (store, engine):
         available = _source_versions(engine, args.idc_version)
     if isinstance(available, str):
@@ -630,7 +631,8 @@ def parser() -> argparse.ArgumentParser:
     )
     notes.add_argument(
         "--against",
-        help="a release directory to compare with (default: the previous IDC version's artifacts)",
+        help="a release directory or gs:// prefix to compare with "
+        "(default: the previous IDC version's artifacts)",
     )
     notes.set_defaults(handler=_notes)
 

@@ -248,13 +248,16 @@ class ReleaseTarget(ConfigurableResource):
         return self.bucket.startswith("gs://")
 
     @contextlib.contextmanager
-    def open(self) -> Iterator[ReleaseBucket]:
-        if not self.on_gcs:
-            yield open_bucket(self.bucket)
+    def open(self, target: str = "") -> Iterator[ReleaseBucket]:
+        """The release bucket, or `target` (another gs:// prefix or directory, such as an
+        earlier release to read) with the same credentials."""
+        target = target or self.bucket
+        if not target.startswith("gs://"):
+            yield open_bucket(target)
             return
         client = GCSResource(project=self.gcp_project or None).get_client()
         try:
-            yield open_bucket(self.bucket, client=client)
+            yield open_bucket(target, client=client)
         finally:
             client.close()
 

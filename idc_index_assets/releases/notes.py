@@ -92,6 +92,19 @@ def previous_version(root: Path, idc_version: int) -> int | None:
     return max(earlier, default=None)
 
 
+def fetch_release(bucket, directory: Path, specs: Sequence[IndexSpec] = RELEASED_INDICES) -> Path:
+    """Download the index parquet files of a published release (a `publish.ReleaseBucket` opened
+    at its `.../release_artifacts` prefix, e.g. `gs://bucket/current/release_artifacts`) into
+    `directory`, to compare with; raises NotesError when it holds none."""
+    present = set(bucket.list(""))
+    names = [f"{spec.name}.parquet" for spec in specs if f"{spec.name}.parquet" in present]
+    if not names:
+        raise NotesError(f"{bucket.target}: no index parquet files to compare")
+    for name in names:
+        bucket.download(name, Path(directory) / name)
+    return Path(directory)
+
+
 # --- computing -------------------------------------------------------------------------------------
 
 
@@ -575,10 +588,3 @@ def write_notes(directory: Path, notes: dict) -> tuple[Path, Path]:
         temporary.replace(path)
         written.append(path)
     return written[0], written[1]
-
-
-def release_body(directory: Path) -> str | None:
-    """The text of a GitHub release (or an announcement) of the release in `directory`: its
-    `release_notes.md`, or None when the notes were not made."""
-    path = Path(directory) / NOTES_MARKDOWN
-    return path.read_text() if path.is_file() else None

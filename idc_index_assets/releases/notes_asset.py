@@ -3,6 +3,8 @@
 the release publishes them; the Markdown and the counts are its metadata (Dagster plots the counts
 across versions), and `notes.warnings` become its warning-severity asset checks."""
 
+import contextlib
+import tempfile
 from pathlib import Path
 
 from dagster import (
@@ -25,13 +27,14 @@ from idc_index_assets.indices.checks import Outcome
 from idc_index_assets.indices.queries import parse_idc_version
 from idc_index_assets.indices.registry import RELEASED_INDICES
 from idc_index_assets.indices.store import ArtifactStore
-from idc_index_assets.releases.assets import PUBLISH_WHEN_CHECKED
+from idc_index_assets.releases.assets import PUBLISH_WHEN_CHECKED, ReleaseTarget
 from idc_index_assets.releases.notes import (
     NOTES_ASSET,
     ROW_COUNT_DROP,
     WARNING_DESCRIPTIONS,
     NotesError,
     compute_notes,
+    fetch_release,
     headline,
     previous_version,
     render_markdown,
@@ -43,8 +46,9 @@ from idc_index_assets.releases.notes import (
 class ReleaseNotesConfig(Config):
     against: str = Field(
         default="",
-        description="A release directory to compare with, e.g. data/release/current/"
-        "release_artifacts (empty: the previous IDC version in the artifact store)",
+        description="A published release to compare with: a directory, e.g. "
+        "data/release/current/release_artifacts, or a gs:// prefix (empty: the previous IDC "
+        "version in the artifact store)",
     )
 
 
@@ -82,28 +86,27 @@ def build_release_notes_asset(max_row_drop: float) -> AssetsDefinition:
         config: ReleaseNotesConfig,
         artifacts: ArtifactStore,
         index_engine: IndexEngine,
+        release_target: ReleaseTarget,
     ):
         idc_version = parse_idc_version(context.partition_key)
         directory = artifacts.directory(idc_version)
-        if config.against:
-            previous = Path(config.against)
-            if not previous.is_dir():
-                raise Failure(f"against: {previous} is not a directory", allow_retries=False)
-        else:
-            earlier = previous_version(Path(artifacts.root), idc_version)
-            previous = None if earlier is None else artifacts.directory(earlier)
-        try:
-            notes = compute_notes(
-                directory, previous, memory_limit=index_engine.duckdb_memory_limit
-            )
-        except NotesError as error:
-            raise Failure(str(error), allow_retries=False) from error
+        with contextlib.ExitStack() as stack:
+            try:
+                previous = _previous_release(
+                    config.against, idc_version, artifacts, release_target, stack
+                )
+                notes = compute_notes(
+                    directory, previous, memory_limit=index_engine.duckdb_memory_limit
+                )
+            except NotesError as error:
+                raise Failure(str(error), allow_retries=False) from error
         json_path, markdown_path = write_notes(directory, notes)
-        context.log.info(f"release notes against {previous or 'nothing'}: {markdown_path}")
+        compared = config.against or (str(previous) if previous else "")
+        context.log.info(f"release notes against {compared or 'nothing'}: {markdown_path}")
         yield MaterializeResult(
             metadata={
                 "notes": MetadataValue.md(render_markdown(notes)),
-                "previous": str(previous) if previous else "(none: first version)",
+                "previous": compared or "(none: first version)",
                 "path": MetadataValue.path(str(json_path)),
                 "markdown_path": MetadataValue.path(str(markdown_path)),
                 **headline(notes),
@@ -115,3 +118,24 @@ def build_release_notes_asset(max_row_drop: float) -> AssetsDefinition:
             yield outcome.result(AssetKey(NOTES_ASSET), AssetCheckSeverity.WARN)
 
     return release_notes
+
+
+def _previous_release(
+    against: str,
+    idc_version: int,
+    artifacts: ArtifactStore,
+    release_target: ReleaseTarget,
+    stack: contextlib.ExitStack,
+) -> Path | None:
+    """The directory of the release to compare with (a gs:// one downloaded into a temporary
+    directory that `stack` removes), or None when there is none."""
+    if not against:
+        earlier = previous_version(Path(artifacts.root), idc_version)
+        return None if earlier is None else artifacts.directory(earlier)
+    if against.startswith("gs://"):
+        bucket = stack.enter_context(release_target.open(against))
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="idc-notes-"))
+        return fetch_release(bucket, Path(scratch))
+    if not Path(against).is_dir():
+        raise NotesError(f"against: {against} is not a directory or gs:// prefix")
+    return Path(against)

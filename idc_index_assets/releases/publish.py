@@ -150,6 +150,10 @@ class ReleaseBucket(Protocol):
 
     def read(self, path: str) -> bytes: ...
 
+    def download(self, path: str, target: Path) -> None:
+        """Copy an object into the local file `target`, streaming (not through memory)."""
+        ...
+
     def delete(self, path: str) -> None: ...
 
 
@@ -217,6 +221,10 @@ class GcsReleaseBucket:
     def read(self, path: str) -> bytes:
         return self.bucket.blob(self._name(path)).download_as_bytes(retry=self.retry)
 
+    def download(self, path: str, target: Path) -> None:
+        blob = self.bucket.blob(self._name(path))
+        blob.download_to_filename(str(target), checksum="crc32c", retry=self.retry)
+
     def delete(self, path: str) -> None:
         from google.api_core.exceptions import NotFound
 
@@ -281,6 +289,9 @@ class LocalReleaseBucket:
 
     def read(self, path: str) -> bytes:
         return (self.root / path).read_bytes()
+
+    def download(self, path: str, target: Path) -> None:
+        shutil.copyfile(self.root / path, target)
 
     def delete(self, path: str) -> None:
         (self.root / path).unlink(missing_ok=True)

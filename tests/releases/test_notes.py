@@ -6,6 +6,7 @@ in Dagster and the `notes` command."""
 
 import json
 import shutil
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -471,6 +472,25 @@ def test_the_first_version_materializes_with_passing_checks(environment, store):
     assert checks and all(c.passed for c in checks.values())
     assert "nothing to compare" in checks[ROW_COUNT_DROP].metadata["note"].value
     assert "first IDC version built here" in (store / "1" / NOTES_MARKDOWN).read_text()
+
+
+def test_a_release_on_gcs_gives_the_same_notes_as_the_artifact_store(environment, store, gcs):
+    name = f"idc-notes-{uuid.uuid4().hex[:8]}"
+    gcs.create_bucket(name)
+    names = [spec.name for spec in INDICES]
+    bucket = open_bucket(f"gs://{name}", client=gcs)
+    publish_release(store / str(N - 1), bucket, f"{N - 1}.0.0", N - 1, indices=names)
+    with instance_for_test() as instance:
+        result = materialize_notes(instance, N, against=f"gs://{name}/{CURRENT}/{ARTIFACTS}")
+        assert result.success
+        written = json.loads((store / str(N) / NOTES_JSON).read_text())
+        assert written == compute_notes(store / str(N), store / str(N - 1))
+
+        result = materialize_notes(instance, N, against=f"gs://{name}/nothing")
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure)
+        message = failure.step_failure_data.user_failure_data.description
+        assert f"gs://{name}/nothing: no index parquet files" in message
 
 
 def test_the_notes_command_prints_and_writes_the_notes(environment, store, tmp_path, capsys):
