@@ -4,6 +4,8 @@ from dagster import AssetKey
 
 from idc_index_assets.indices.lineage import column_lineage
 from idc_index_assets.indices.queries import load_query
+from idc_index_assets.indices.registry import INDICES
+from idc_index_assets.sources.contract import contract_columns
 
 DICOM_ALL = "idc_source/idc_vNN/dicom_all"
 
@@ -62,3 +64,23 @@ def test_fields_read_through_unnest_count_as_their_sequence_column():
     deps = _deps("ann_group_index")
     assert deps["SeriesInstanceUID"] == [(DICOM_ALL, "SeriesInstanceUID")]
     assert deps["AnnotationGroupLabel"] == [(DICOM_ALL, "AnnotationGroupSequence")]
+
+
+def test_the_source_contract_names_every_index_that_reads_a_column():
+    """The contract's `used_by` decides which columns an earlier release is compared on; every
+    column an index's values come from must name that index."""
+    used_by = {
+        (name.split(".")[1], name.split(".")[2], column["name"]): set(column.get("used_by", ()))
+        for name, columns in contract_columns().items()
+        for column in columns
+    }
+    missing = sorted(
+        f"{spec.name} reads {key.path[1]}.{key.path[2]}.{dep.column_name}"
+        for spec in INDICES
+        if not load_query(spec.name).upstream_indices
+        for deps in column_lineage(load_query(spec.name), 3).deps_by_column.values()
+        for dep in deps
+        for key in [dep.asset_key]
+        if spec.name not in used_by[(key.path[1], key.path[2], dep.column_name)]
+    )
+    assert not missing
