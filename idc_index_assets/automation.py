@@ -119,12 +119,9 @@ def new_idc_version_sensor(
 def weekly_rebuild(
     context: ScheduleEvaluationContext, index_engine: IndexEngine, artifacts: ArtifactStore
 ):
-    available = _available_versions(index_engine)
-    if isinstance(available, SkipReason):
-        return available
-    newest = available[-1]
-    if not context.instance.has_dynamic_partition(IDC_VERSION_PARTITIONS.name, str(newest)):
-        return SkipReason(f"IDC version {newest} is not built yet; the sensor builds it first")
+    newest = _newest_partition(context, index_engine)
+    if isinstance(newest, SkipReason):
+        return newest
     return RunRequest(partition_key=str(newest), tags=run_tags(newest, artifacts))
 
 
@@ -139,10 +136,18 @@ def weekly_rebuild(
     ),
 )
 def daily_source_observation(context: ScheduleEvaluationContext, index_engine: IndexEngine):
+    newest = _newest_partition(context, index_engine)
+    if isinstance(newest, SkipReason):
+        return newest
+    return RunRequest(partition_key=str(newest), tags={"idc_version": str(newest)})
+
+
+def _newest_partition(context: ScheduleEvaluationContext, index_engine: IndexEngine):
+    """The source's newest IDC version once it is a partition, or why a tick has nothing to do."""
     available = _available_versions(index_engine)
     if isinstance(available, SkipReason):
         return available
     newest = available[-1]
     if not context.instance.has_dynamic_partition(IDC_VERSION_PARTITIONS.name, str(newest)):
-        return SkipReason(f"IDC version {newest} is not a partition yet; the sensor adds it")
-    return RunRequest(partition_key=str(newest), tags={"idc_version": str(newest)})
+        return SkipReason(f"IDC version {newest} is not built yet; the sensor builds it first")
+    return newest

@@ -153,7 +153,7 @@ def test_the_daily_observation_observes_the_newest_version_once_it_is_a_partitio
     with instance_for_test() as instance:
         with build_schedule_context(instance=instance, resources=resources) as context:
             skipped = daily_source_observation(context)
-        assert isinstance(skipped, SkipReason) and f"{N} is not a partition" in skipped.skip_message
+        assert isinstance(skipped, SkipReason) and f"{N} is not built yet" in skipped.skip_message
         instance.add_dynamic_partitions("idc_version", [str(N)])
         with build_schedule_context(instance=instance, resources=resources) as context:
             request = daily_source_observation(context)
