@@ -117,7 +117,7 @@ def compute_notes(
 ) -> dict:
     """The notes of the release in `directory` against the one in `previous` (None: there is
     none, the notes say so). Indices of `specs` missing on both sides are left out; one missing
-    on a side is reported as new or removed. Raises NotesError when `directory` (or `previous`)
+    on a side is reported as new or missing. Raises NotesError when `directory` (or `previous`)
     holds no index file, or a parquet cannot be read."""
     directory = Path(directory)
     notes: dict = {"format": FORMAT_VERSION, **release_of(directory, specs)}
