@@ -13,13 +13,11 @@ from dagster import (
     asset,
 )
 
-from idc_index_assets.engines.base import EngineError
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.gdc.cases import (
     GDC_CASE_ID_DOC,
     STUDIES_QUERY,
     GDCCases,
-    GDCError,
     project_map_text,
 )
 from idc_index_assets.gdc.mapping import build_gdc_mapping
@@ -61,7 +59,6 @@ def build_gdc_mapping_asset() -> AssetsDefinition:
                 lambda idc_version: build_gdc_mapping(
                     query, idc_version, engine=index_engine, cases=cases, store=artifacts
                 ),
-                service_errors=(EngineError, GDCError),
                 query=query,
             )
 

@@ -9,18 +9,15 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
-    Backoff,
-    Failure,
     MaterializeResult,
     MetadataValue,
-    RetryPolicy,
     TableColumn,
     TableSchema,
     asset,
 )
 
-from idc_index_assets.engines.base import EngineError
 from idc_index_assets.engines.resource import IndexEngine
+from idc_index_assets.failures import RETRY_POLICY, only_transient_retried
 from idc_index_assets.indices.build import BuildResult, build_index
 from idc_index_assets.indices.checks import Outcome, blocking_check_specs, key_outcome
 from idc_index_assets.indices.lineage import column_lineage
@@ -39,11 +36,7 @@ from idc_index_assets.sources.assets import (
     build_source_assets,
     source_asset_key,
 )
-from idc_index_assets.sources.drift import SourceDriftError
 from idc_index_assets.sources.tables import SourceTable
-
-# Transient engine failures (BigQuery 429/5xx) are retried; errors in a query or its data are not.
-RETRY_POLICY = RetryPolicy(max_retries=3, delay=10, backoff=Backoff.EXPONENTIAL)
 
 
 def source_assets(queries: list[IndexQuery]) -> AssetsDefinition:
@@ -104,28 +97,22 @@ def materialize(
     context: AssetExecutionContext,
     spec: IndexSpec,
     build: Callable[[int], BuildResult],
-    service_errors: tuple[type[Exception], ...] = (EngineError,),
     query: IndexQuery | None = None,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Build one IDC version of an index and report it: materialization (with the column lineage
-    of `query`, the SQL its rows come from) and blocking checks. `service_errors` are the errors
-    of the services the build calls; each has a `transient` attribute saying whether the run's
-    retry policy may try again."""
-    idc_version = parse_idc_version(context.partition_key)
+    of `query`, the SQL its rows come from) and blocking checks. Errors follow the retry rule
+    (`failures`): a bad partition key, a source that changed shape or a contract violation fails
+    at once; only a remote service's transient failure is retried."""
     key = context.asset_key
-    try:
-        result = build(idc_version)
-    except ArtifactValidationError as error:
-        # Report why as failed checks; no materialization is recorded, old files stay.
-        for check, problems in error.problems.items():
-            yield Outcome(check, problems).result(key)
-        raise Failure(description=str(error), allow_retries=False) from error
-    except SourceDriftError as error:
-        # A source that changed shape stays changed: no retry; the message names table and column.
-        raise Failure(description=str(error), allow_retries=False) from error
-    except service_errors as error:
-        # Only a remote service's transient failure is worth the run's retry policy.
-        raise Failure(description=str(error), allow_retries=error.transient) from error
+    with only_transient_retried():
+        idc_version = parse_idc_version(context.partition_key)
+        try:
+            result = build(idc_version)
+        except ArtifactValidationError as error:
+            # Report why as failed checks; no materialization is recorded, old files stay.
+            for check, problems in error.problems.items():
+                yield Outcome(check, problems).result(key)
+            raise
     written = result.written
     context.log.info(f"{spec.name}: {written.rows} rows, {written.bytes} bytes → {written.parquet}")
     yield MaterializeResult(

@@ -37,9 +37,9 @@ from pydantic import Field
 from tqdm import tqdm
 
 from idc_index_assets import settings
-from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS, RETRY_POLICY
+from idc_index_assets.failures import RETRY_POLICY, only_transient_retried
+from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS
 from idc_index_assets.indices.checks import BLOCKING_CHECKS, evaluate_files
-from idc_index_assets.indices.queries import parse_idc_version
 from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.indices.validation import sha256_file
@@ -57,11 +57,13 @@ from idc_index_assets.releases.publish import (
     publish_release,
 )
 from idc_index_assets.releases.wheel import build_wheel, wheel_filename
+from idc_index_assets.settings import parse_idc_version
 
 PUBLISH_WHEN_CHECKED = (
     AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
 ).with_label("eager, after every upstream blocking check passed")
 
+_RELEASE_BUCKET = os.environ.get("IDC_RELEASE_BUCKET") or settings.DEFAULTS["IDC_RELEASE_BUCKET"]
 WHEEL_ASSET = "idc_index_data_wheel"
 RELEASE_ASSET = "idc_index_release"
 PACKAGED_INDICES = tuple(spec for spec in INDICES if not spec.supplementary)
@@ -174,7 +176,7 @@ class PackageIndex(ConfigurableResource):
                 command, env=environment, capture_output=True, text=True, timeout=UPLOAD_TIMEOUT_S
             )
         except subprocess.TimeoutExpired as error:
-            raise RuntimeError(
+            raise TimeoutError(
                 f"uploading {wheel.name} to {self.url} timed out after {error.timeout:.0f} s"
             ) from error
         output = (done.stdout + done.stderr).strip()
@@ -192,6 +194,7 @@ class PackageIndex(ConfigurableResource):
     group_name="publishing",
     kinds={"python", "wheel"},
     automation_condition=PUBLISH_WHEN_CHECKED,
+    retry_policy=RETRY_POLICY,
     description=(
         "The idc-index-data wheel of one IDC version: the bundled indices' Parquet files, the "
         "schema and SQL of every index and INDEX_METADATA, a drop-in replacement for the package "
@@ -201,18 +204,19 @@ class PackageIndex(ConfigurableResource):
 def idc_index_data_wheel(
     context: AssetExecutionContext, artifacts: ArtifactStore, package_index: PackageIndex
 ):
+    with only_transient_retried():
+        return _package(context, artifacts, package_index)
+
+
+def _package(
+    context: AssetExecutionContext, artifacts: ArtifactStore, package_index: PackageIndex
+) -> MaterializeResult:
     idc_version = parse_idc_version(context.partition_key)
-    try:
-        wheel = package_wheel(artifacts, idc_version)
-    except (ValueError, FileNotFoundError) as error:
-        raise Failure(description=str(error), allow_retries=False) from error
+    wheel = package_wheel(artifacts, idc_version)
     context.log.info(f"built {wheel}")
     upload = "(no package index configured)"
     if package_index.url:
-        try:
-            upload = package_index.upload(wheel)
-        except RuntimeError as error:
-            raise Failure(description=str(error)) from error
+        upload = package_index.upload(wheel)
         context.log.info(upload)
     return MaterializeResult(
         metadata={
@@ -271,15 +275,9 @@ class ReleaseTarget(ConfigurableResource):
     @property
     def workers(self) -> int:
         try:
-            workers = int(self.concurrency)
-        except ValueError:
-            workers = 0
-        if workers < 1:
-            raise ValueError(
-                f"IDC_RELEASE_CONCURRENCY must be a whole number of at least 1, "
-                f"got {self.concurrency!r}"
-            )
-        return workers
+            return settings.parse_concurrency(self.concurrency)
+        except ValueError as error:
+            raise ValueError(f"IDC_RELEASE_CONCURRENCY {error}") from None
 
     @property
     def configures_bucket(self) -> bool:
@@ -339,26 +337,32 @@ def _objects_table(report: PublishReport) -> MetadataValue:
     deps=[AssetKey(spec.name) for spec in RELEASED_INDICES]
     + [AssetKey(WHEEL_ASSET), AssetKey(NOTES_ASSET)],
     group_name="publishing",
-    kinds={"gcs"},
+    # Where IDC_RELEASE_BUCKET sends releases when the definitions load: GCS or a directory.
+    kinds={"gcs" if _RELEASE_BUCKET.startswith("gs://") else "file"},
     automation_condition=PUBLISH_WHEN_CHECKED,
     retry_policy=RETRY_POLICY,
     description=(
         "One IDC version's release: every artifact (indices, sidecars, schemas, SQL, the wheel, "
         "the release notes) "
-        f"published to <bucket>/<version>/{ARTIFACTS}/ (immutable) and "
-        f"<bucket>/{CURRENT}/{ARTIFACTS}/ (the newest release), each with a release_manifest.json."
+        f"published to `<bucket>/<version>/{ARTIFACTS}/` (immutable) and "
+        f"`<bucket>/{CURRENT}/{ARTIFACTS}/` (the newest release), each with a "
+        "release_manifest.json; the bucket is IDC_RELEASE_BUCKET (GCS or a local directory)."
     ),
 )
 def idc_index_release(
     context: AssetExecutionContext, artifacts: ArtifactStore, release_target: ReleaseTarget
 ):
+    with only_transient_retried():
+        return _release(context, artifacts, release_target)
+
+
+def _release(
+    context: AssetExecutionContext, artifacts: ArtifactStore, release_target: ReleaseTarget
+) -> MaterializeResult:
     idc_version = parse_idc_version(context.partition_key)
     release_version = artifacts.release_version_for(idc_version)
     directory = artifacts.directory(idc_version)
-    try:
-        workers = release_target.workers
-    except ValueError as error:  # a bad setting: fail before any work, and do not retry
-        raise Failure(description=str(error), allow_retries=False) from error
+    workers = release_target.workers  # a bad setting fails here, before any work
     what = f"not publishing IDC version {idc_version} as release {release_version}"
     problems = unchecked_materializations(context.instance, context.partition_key, RELEASED_INDICES)
     problems += blocking_failures(directory, idc_version, release_version, RELEASED_INDICES)

@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, instance_for_test
+from dagster import AssetKey, DagsterEventType, DagsterInstance, instance_for_test
 
 from idc_index_assets.cli import main
 from idc_index_assets.definitions import defs
@@ -218,6 +218,26 @@ def test_the_release_command(sample_source, environment, monkeypatch, tmp_path, 
     assert f"published to {target}" in capsys.readouterr().out
     manifest = json.loads((target / CURRENT / ARTIFACTS / MANIFEST).read_text())
     assert manifest["version"] == RELEASE
+    # GCS without credentials: one attempt, failing with what is missing and how to provide it.
+    for name in ("GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # not on Google Cloud: skip its metadata server
+    assert main(["release", "--bucket", "gs://idc-release-without-credentials"]) == 1
+    err = capsys.readouterr().err
+    (failed,) = [line for line in err.splitlines() if line.startswith("FAILED")]
+    assert failed == (
+        f"FAILED {RELEASE_ASSET}: no Google Cloud credentials found (DefaultCredentialsError): "
+        "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to "
+        "a service account key file"
+    )
+    assert "retrying" not in err
+    latest = DagsterInstance.get().get_runs(limit=1)[0]
+    retries = DagsterInstance.get().get_records_for_run(
+        latest.run_id, of_type=DagsterEventType.STEP_UP_FOR_RETRY
+    )
+    assert not retries.records
     # X is not N: refused before any work, and no wheel of that version is left behind.
     assert main(["release", "--version", f"{N + 1}.0.0"]) == 2
     assert f"{N + 1}.0.0 is not for IDC version {N}" in capsys.readouterr().err
