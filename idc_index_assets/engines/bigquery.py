@@ -4,6 +4,8 @@ Batches come from the BigQuery Storage Read API against Google's endpoint and fr
 (`tabledata.list`, `page_rows` rows each) against any other endpoint, such as an emulator, which
 offers no Storage API; neither path builds a whole table or DataFrame in memory. What the job
 reports (its id, bytes processed and billed, slot time) becomes materialization metadata.
+A BigQuery script (`engines.scripting`) runs as one script job; its result is the one of its last
+statement, read from that statement's child job, and a failed statement is named by its line.
 Errors name the query file and the job; 429 and 5xx answers, and the client's own retries
 running out on them, are marked transient so that the run's retry policy takes over.
 A job insert answered 409 Already Exists (a retry of an insert whose answer was lost) goes on
@@ -41,6 +43,7 @@ from idc_index_assets.engines.base import (
     MissingSourceTableError,
     QueryRun,
 )
+from idc_index_assets.engines.scripting import ScriptError, is_script, parse_script
 from idc_index_assets.sources.contract import BIGQUERY_TO_ARROW
 from idc_index_assets.sources.drift import BIGQUERY_TYPE_KEY
 from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTableState
@@ -107,6 +110,12 @@ class BigQueryEngine:
         if self.maximum_bytes_billed:
             # BigQuery fails the job, before it bills anything, if it would bill more.
             config.maximum_bytes_billed = self.maximum_bytes_billed
+        try:
+            script = is_script(parse_script(sql))
+        except ScriptError as error:
+            raise BigQueryEngineError(
+                f"{query_file}:{error.line}: {error.message}", transient=False
+            ) from error
         with self.resource.get_client() as client:
             # Our own job id, so that even a job whose creation failed can be looked up.
             job_id = _new_job_id(query_file)
@@ -116,6 +125,8 @@ class BigQueryEngine:
                 job = self._insert_query_job(client, sql, config, job_id)
                 rows = job.result(page_size=self.page_rows, retry=self._retry, job_retry=None)
             except GoogleAPIError as error:
+                if script:
+                    raise self._script_error(client, error, query_file, job_id) from error
                 raise _engine_error(error, query_file, job_id) from error
             metadata = {
                 "engine": "bigquery",
@@ -124,6 +135,14 @@ class BigQueryEngine:
                 "bigquery/bytes_billed": job.total_bytes_billed,
                 "bigquery/slot_millis": job.slot_millis,
             }
+            if script:
+                # A script job's result is its last statement's: that child job's rows.
+                final = self._last_child_job(client, job, query_file)
+                try:
+                    rows = final.result(page_size=self.page_rows, retry=self._retry, job_retry=None)
+                except GoogleAPIError as error:
+                    raise _engine_error(error, query_file, final.job_id) from error
+                metadata["bigquery/final_statement_job_id"] = final.job_id
             storage = None if self.resource.api_endpoint else _storage_client(client)
             try:
                 yield QueryRun(
@@ -134,6 +153,47 @@ class BigQueryEngine:
                 if storage is not None:
                     # the Storage client's gRPC channel is not closed with the BigQuery client
                     storage.transport.close()
+
+    def _child_jobs(self, client: bigquery.Client, job_id: str) -> list[bigquery.QueryJob]:
+        """The jobs of a script job's statements, in the order they ran."""
+        children = client.list_jobs(parent_job=job_id, retry=self._retry)
+        return sorted(children, key=lambda child: (child.created or 0, child.job_id))
+
+    def _last_child_job(
+        self, client: bigquery.Client, job: bigquery.QueryJob, query_file: str
+    ) -> bigquery.QueryJob:
+        try:
+            children = self._child_jobs(client, job.job_id)
+        except GoogleAPIError as error:
+            raise _engine_error(
+                error, query_file, job.job_id, stage=" listing its statements"
+            ) from error
+        if not children:
+            raise BigQueryEngineError(
+                f"{query_file}: BigQuery script job {job.job_id} ran no statement", transient=False
+            )
+        return children[-1]
+
+    def _script_error(
+        self, client: bigquery.Client, error: GoogleAPIError, query_file: str, job_id: str
+    ) -> BigQueryEngineError:
+        """A failed script job's error, naming the line of the statement that failed (from its
+        child job's script statistics) where BigQuery tells it."""
+        engine_error = _engine_error(error, query_file, job_id, action="script job")
+        try:
+            failed = [child for child in self._child_jobs(client, job_id) if child.error_result]
+        except GoogleAPIError:
+            return engine_error
+        frames = failed[-1].script_statistics.stack_frames if failed else []
+        if not frames:
+            return engine_error
+        line = frames[0].start_line
+        return BigQueryEngineError(
+            str(engine_error).replace(
+                f"{query_file}: ", f"{query_file}:{line}: statement job {failed[-1].job_id} of ", 1
+            ),
+            transient=engine_error.transient,
+        )
 
     def _insert_query_job(
         self, client: bigquery.Client, sql: str, config: bigquery.QueryJobConfig, job_id: str
