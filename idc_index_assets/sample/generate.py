@@ -20,7 +20,9 @@ Design:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,8 @@ from idc_index_assets.sources.contract import source_tables
 from idc_index_assets.sources.tables import SOURCE_PROJECT
 
 BASE_SERIES = 240
+# Instance rows generated and written at a time: about 1.2 GB of Arrow data at the widest.
+CHUNK_ROWS = 1 << 20
 UID_ROOT = "1.2.826.0.1.3680043.8.498"
 RELEASE_DATE = dt.date(2021, 1, 15)
 
@@ -472,8 +476,14 @@ def _patient_ids(coll: np.ndarray, patient: np.ndarray) -> pa.Array:
 # --- one release ----------------------------------------------------------------------------
 
 
-def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.Table]:
-    """The source tables of IDC version `version`, keyed by contract table name."""
+def release_tables(
+    universe: Universe, version: int, seed: int, *, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[dict[str, pa.Table]]:
+    """The source tables of IDC version `version`, keyed by contract table name, in chunks: each
+    chunk holds the instance-level tables (dicom_all, dicom_metadata, dicom_metadata_curated,
+    auxiliary_metadata) of consecutive whole series, at most `chunk_rows` instances unless one
+    series has more; the first chunk also holds the release-level tables. Rows come in the same
+    order whatever `chunk_rows` is, so memory stays bounded by the chunk."""
     served = np.flatnonzero((universe.birth <= version) & (universe.death > version))
     sid = served.astype(np.int64)
     revision = universe.revised_in[served, : version + 1].sum(axis=1)
@@ -486,18 +496,7 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     mod = universe.modality[served]
     multi = universe.instances[served] > 1
     count = universe.instances[served] + (multi & (revision % 2 == 1))
-
-    # Instance rows: series s repeated count[s] times, numbered 0..count-1 within the series.
-    rows = int(count.sum())
-    owner = np.repeat(np.arange(len(served)), count)
-    number = np.arange(rows) - np.repeat(np.cumsum(count) - count, count)
-
-    def per_instance(values) -> pa.Array:
-        return pc.take(values if isinstance(values, pa.Array) else pa.array(values), owner)
-
-    s_sid, s_rev = sid[owner], revision[owner]
     crdc_series = uuid4(seed, sid, revision, 11)
-    crdc_instance = uuid4(seed, s_sid, s_rev, number, 12)
 
     home = [LICENSE_BUCKET[c.license[0]] for c in COLLECTIONS]
     buckets = [
@@ -510,7 +509,6 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
 
     study_uid = join(UID_ROOT, text(universe.study[served]), sep=".1.")
     series_uid = join(UID_ROOT, text(sid), sep=".2.")
-    sop_uid = join(per_instance(series_uid), text(number + 1), sep=".")
     patient_number = universe.patient[served]
     patient_id = _patient_ids(coll, patient_number)
 
@@ -543,21 +541,6 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     source_doi = pc.coalesce(pick(ar_dois, ar_slot), pick([c.doi for c in COLLECTIONS], coll))
 
     specs = [MODALITIES[n] for n in MODALITY_NAMES]
-    # The second transfer syntax (and photometric interpretation), if any, is the first instance's:
-    # slide microscopy series mix a losslessly stored label image with JPEG tiles.
-    i_mod = mod[owner]
-    alternate = (number == 0) & np.array([len(m.transfer_syntaxes) > 1 for m in specs])[i_mod]
-    ts = np.where(alternate, 1, 0)
-    ts_flat = [t for m in specs for t in (m.transfer_syntaxes * 2)[:2]]
-    pi_flat = [p for m in specs for p in (m.photometric * 2)[:2]]
-    transfer_syntax = pick(ts_flat, i_mod * 2 + ts)
-    photometric = pick(pi_flat, i_mod * 2 + ts)
-    pixel_representation = pick([m.pixel_representation for m in specs], i_mod)
-
-    low = np.array([m.megabytes[0] for m in specs])[i_mod]
-    high = np.array([m.megabytes[1] for m in specs])[i_mod]
-    size = ((low + (high - low) * uniform(seed, s_sid, s_rev, number, 25)) * 1e6).astype(np.int64)
-
     body_part = pick([c.body_part for c in COLLECTIONS], coll)
     body_part = pc.if_else(
         pa.array(np.isin(mod, [MODALITY_NAMES.index("SM")])),
@@ -567,118 +550,58 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
     modality_name = pick(MODALITY_NAMES, mod)
     is_image = np.isin(mod, [MODALITY_NAMES.index(n) for n in ("CT", "MR", "PT")])
     pixel_spacing = np.round(0.5 + uniform(seed, sid, 26) * 0.5, 6)  # mm, in plane
-
-    dicom_all = {
-        "collection_id": per_instance(pick([c.collection_id for c in COLLECTIONS], coll)),
-        "analysis_result_id": per_instance(pick(ar_ids, ar_slot)),
-        "PatientID": per_instance(patient_id),
-        "PatientAge": per_instance(patient_age),
-        "PatientSex": per_instance(sex),
-        "StudyInstanceUID": per_instance(study_uid),
-        "StudyDate": per_instance(study_date),
-        "StudyDescription": per_instance(
-            pick(["CT CHEST", "MRI PELVIS", "PET/CT", "Pathology"], (u_study * 4).astype(int))
-        ),
-        "SeriesInstanceUID": per_instance(series_uid),
-        "SeriesDate": per_instance(study_date),
-        "SeriesDescription": per_instance(description),
-        "SeriesNumber": per_instance(text((uniform(seed, sid, 27) * 900).astype(int) + 1)),
-        "Modality": per_instance(modality_name),
-        "SOPClassUID": per_instance(pick([m.sop_class for m in specs], mod)),
-        "SOPInstanceUID": sop_uid,
-        "TransferSyntaxUID": transfer_syntax,
-        "PhotometricInterpretation": photometric,
-        "PixelRepresentation": pixel_representation,
-        "Manufacturer": per_instance(manufacturer),
-        "ManufacturerModelName": per_instance(join(manufacturer, "model", sep=" ")),
-        "Source_DOI": per_instance(source_doi),
-        "license_short_name": per_instance(
-            pc.coalesce(
-                pick([CC_BY_4[0]] * len(ANALYSIS_RESULTS) + [None], ar_slot),
-                pick([c.license[0] for c in COLLECTIONS], coll),
-            )
-        ),
-        "instance_size": pa.array(size),
-        "crdc_series_uuid": per_instance(crdc_series),
-        "crdc_instance_uuid": crdc_instance,
-        "gcs_url": join(
-            "gs://",
-            per_instance(gcs_bucket),
-            "/",
-            per_instance(crdc_series),
-            "/",
-            crdc_instance,
-            ".dcm",
-        ),
-        "aws_bucket": per_instance(aws_bucket),
-        "series_aws_url": per_instance(series_aws_url),
-        "SliceThickness": per_instance(
-            pc.if_else(
-                pa.array(is_image),
-                text(np.round(0.625 + (uniform(seed, sid, 28) * 8).astype(int) * 0.625, 3)),
-                None,
-            )
-        ),
-        "PixelSpacing": per_instance(
-            pc.if_else(
-                pa.array(is_image),
-                repeated_strings(text(pixel_spacing), 2),
-                pa.scalar(None, pa.list_(pa.string())),
-            )
-        ),
-        "Rows": per_instance(pa.array(np.where(is_image, 512, None))),
-        "Columns": per_instance(pa.array(np.where(is_image, 512, None))),
-    }
-    dicom_all["PixelSpacing"] = pc.fill_null(
-        dicom_all["PixelSpacing"], pa.scalar([], pa.list_(pa.string()))
+    image_series = _first_image_series(universe.study[served], sid, is_image)
+    has_image = image_series >= 0
+    image_series_uid = pc.if_else(
+        pa.array(has_image), series_uid.take(pa.array(np.maximum(image_series, 0))), None
     )
-    instances = InstanceRows(
-        seed=seed,
-        version=version,
-        modality=np.array(MODALITY_NAMES)[i_mod],
-        collection_id=np.array([c.collection_id for c in COLLECTIONS])[coll][owner],
-        series=s_sid,
-        revision=s_rev,
-        number=number,
-        instance_count=count[owner],
-        pixel_spacing=pixel_spacing[owner],
-        patient_id=dicom_all["PatientID"],
-        study_uid=dicom_all["StudyInstanceUID"],
-        series_uid=dicom_all["SeriesInstanceUID"],
-        sop_uid=sop_uid,
-    )
-    dicom_metadata = {
-        "SOPInstanceUID": sop_uid,
-        "SeriesInstanceUID": dicom_all["SeriesInstanceUID"],
-        "StudyInstanceUID": dicom_all["StudyInstanceUID"],
-        "PatientID": dicom_all["PatientID"],
-        "SOPClassUID": dicom_all["SOPClassUID"],
-    }
-    for provider in COLUMN_PROVIDERS:
-        extra = provider(instances)
-        # A provider fills its own modalities and leaves the other instances NULL, so a column
-        # that several providers fill (ImageType, ...) keeps each provider's values.
-        for table, filled in (("dicom_all", dicom_all), ("dicom_metadata", dicom_metadata)):
-            for name, values in extra.get(table, {}).items():
-                filled[name] = pc.coalesce(values, filled[name]) if name in filled else values
+    image_series_instances = np.where(has_image, count[np.maximum(image_series, 0)], 0)
+    slides = np.flatnonzero(mod == MODALITY_NAMES.index("SM"))
+    collection_ids = np.array([c.collection_id for c in COLLECTIONS])
 
-    tables = {
-        "dicom_all": _table(_name("dicom_all"), dicom_all, rows),
-        "dicom_metadata_curated": _table(
-            _name("dicom_metadata_curated"),
-            {"SOPInstanceUID": sop_uid, "BodyPartExamined": per_instance(body_part)},
-            rows,
+    # Series-level values of dicom_all columns, spread to the instances of each chunk.
+    series_columns = {
+        "collection_id": pick([c.collection_id for c in COLLECTIONS], coll),
+        "analysis_result_id": pick(ar_ids, ar_slot),
+        "PatientID": patient_id,
+        "PatientAge": patient_age,
+        "PatientSex": sex,
+        "StudyInstanceUID": study_uid,
+        "StudyDate": study_date,
+        "StudyDescription": pick(
+            ["CT CHEST", "MRI PELVIS", "PET/CT", "Pathology"], (u_study * 4).astype(int)
         ),
-        "auxiliary_metadata": _table(
-            _name("auxiliary_metadata"),
-            {
-                "SeriesInstanceUID": per_instance(series_uid),
-                "series_init_idc_version": per_instance(universe.birth[served]),
-                "series_revised_idc_version": per_instance(revised_version),
-            },
-            rows,
+        "SeriesInstanceUID": series_uid,
+        "SeriesDate": study_date,
+        "SeriesDescription": description,
+        "SeriesNumber": text((uniform(seed, sid, 27) * 900).astype(int) + 1),
+        "Modality": modality_name,
+        "SOPClassUID": pick([m.sop_class for m in specs], mod),
+        "Manufacturer": manufacturer,
+        "ManufacturerModelName": join(manufacturer, "model", sep=" "),
+        "Source_DOI": source_doi,
+        "license_short_name": pc.coalesce(
+            pick([CC_BY_4[0]] * len(ANALYSIS_RESULTS) + [None], ar_slot),
+            pick([c.license[0] for c in COLLECTIONS], coll),
         ),
-        "dicom_metadata": _table(_name("dicom_metadata"), dicom_metadata, rows),
+        "crdc_series_uuid": crdc_series,
+        "aws_bucket": aws_bucket,
+        "series_aws_url": series_aws_url,
+        "SliceThickness": pc.if_else(
+            pa.array(is_image),
+            text(np.round(0.625 + (uniform(seed, sid, 28) * 8).astype(int) * 0.625, 3)),
+            None,
+        ),
+        "PixelSpacing": pc.if_else(
+            pa.array(is_image),
+            repeated_strings(text(pixel_spacing), 2),
+            pa.scalar(None, pa.list_(pa.string())),
+        ),
+        "Rows": pa.array(np.where(is_image, 512, None)),
+        "Columns": pa.array(np.where(is_image, 512, None)),
+    }
+
+    first = {
         "original_collections_metadata": _collections_metadata(coll, patient_number, version),
         "analysis_results_metadata": _analysis_results_metadata(ar, patient_number, version),
         "version_metadata": _table(
@@ -692,10 +615,152 @@ def release_tables(universe: Universe, version: int, seed: int) -> dict[str, pa.
             version,
         ),
     }
-    clinical = _clinical_column_metadata(coll, version)
-    return {_name(name): table for name, table in tables.items()} | {
-        f"{SOURCE_PROJECT}.idc_vNN_clinical.column_metadata": clinical
+    release_level = {_name(name): table for name, table in first.items()} | {
+        f"{SOURCE_PROJECT}.idc_vNN_clinical.column_metadata": _clinical_column_metadata(
+            coll, version
+        )
     }
+
+    for lo, hi in _series_chunks(count, chunk_rows):
+        # Instance rows: series s repeated count[s] times, numbered 0..count-1 within the series.
+        c_count = count[lo:hi]
+        rows = int(c_count.sum())
+        owner = np.repeat(np.arange(hi - lo), c_count)
+        number = np.arange(rows) - np.repeat(np.cumsum(c_count) - c_count, c_count)
+
+        per_instance = partial(_spread, start=lo, owner=owner)
+
+        c_sid, c_mod = sid[lo:hi], mod[lo:hi]
+        s_sid, s_rev = c_sid[owner], revision[lo:hi][owner]
+        crdc_instance = uuid4(seed, s_sid, s_rev, number, 12)
+        sop_uid = join(per_instance(series_uid), text(number + 1), sep=".")
+
+        # The second transfer syntax (and photometric interpretation), if any, is the first
+        # instance's: slide microscopy series mix a losslessly stored label image with JPEG tiles.
+        i_mod = c_mod[owner]
+        alternate = (number == 0) & np.array([len(m.transfer_syntaxes) > 1 for m in specs])[i_mod]
+        ts = np.where(alternate, 1, 0)
+        ts_flat = [t for m in specs for t in (m.transfer_syntaxes * 2)[:2]]
+        pi_flat = [p for m in specs for p in (m.photometric * 2)[:2]]
+        low = np.array([m.megabytes[0] for m in specs])[i_mod]
+        high = np.array([m.megabytes[1] for m in specs])[i_mod]
+        size = (low + (high - low) * uniform(seed, s_sid, s_rev, number, 25)) * 1e6
+
+        dicom_all = {name: per_instance(values) for name, values in series_columns.items()}
+        dicom_all |= {
+            "SOPInstanceUID": sop_uid,
+            "TransferSyntaxUID": pick(ts_flat, i_mod * 2 + ts),
+            "PhotometricInterpretation": pick(pi_flat, i_mod * 2 + ts),
+            "PixelRepresentation": pick([m.pixel_representation for m in specs], i_mod),
+            "instance_size": pa.array(size.astype(np.int64)),
+            "crdc_instance_uuid": crdc_instance,
+            "gcs_url": join(
+                "gs://",
+                per_instance(gcs_bucket),
+                "/",
+                dicom_all["crdc_series_uuid"],
+                "/",
+                crdc_instance,
+                ".dcm",
+            ),
+        }
+        dicom_all["PixelSpacing"] = pc.fill_null(
+            dicom_all["PixelSpacing"], pa.scalar([], pa.list_(pa.string()))
+        )
+        instances = InstanceRows(
+            seed=seed,
+            version=version,
+            modality=np.array(MODALITY_NAMES)[i_mod],
+            collection_id=collection_ids[coll[lo:hi]][owner],
+            series=s_sid,
+            revision=s_rev,
+            number=number,
+            instance_count=c_count[owner],
+            pixel_spacing=pixel_spacing[lo:hi][owner],
+            patient_id=dicom_all["PatientID"],
+            study_uid=dicom_all["StudyInstanceUID"],
+            series_uid=dicom_all["SeriesInstanceUID"],
+            sop_uid=sop_uid,
+            image_series_uid=per_instance(image_series_uid),
+            image_series_instances=image_series_instances[lo:hi][owner],
+            slide_series=sid[slides],
+            slide_series_uid=series_uid.take(pa.array(slides)),
+            slide_collection_id=collection_ids[coll[slides]],
+        )
+        dicom_metadata = {
+            "SOPInstanceUID": sop_uid,
+            "SeriesInstanceUID": dicom_all["SeriesInstanceUID"],
+            "StudyInstanceUID": dicom_all["StudyInstanceUID"],
+            "PatientID": dicom_all["PatientID"],
+            "SOPClassUID": dicom_all["SOPClassUID"],
+        }
+        for provider in COLUMN_PROVIDERS:
+            extra = provider(instances)
+            # A provider fills its own modalities and leaves the other instances NULL, so a column
+            # that several providers fill (ImageType, ...) keeps each provider's values.
+            for table, filled in (("dicom_all", dicom_all), ("dicom_metadata", dicom_metadata)):
+                for name, values in extra.get(table, {}).items():
+                    filled[name] = pc.coalesce(values, filled[name]) if name in filled else values
+
+        tables = {
+            "dicom_all": _table(_name("dicom_all"), dicom_all, rows),
+            "dicom_metadata_curated": _table(
+                _name("dicom_metadata_curated"),
+                {"SOPInstanceUID": sop_uid, "BodyPartExamined": per_instance(body_part)},
+                rows,
+            ),
+            "auxiliary_metadata": _table(
+                _name("auxiliary_metadata"),
+                {
+                    "SeriesInstanceUID": dicom_all["SeriesInstanceUID"],
+                    "series_init_idc_version": per_instance(universe.birth[served]),
+                    "series_revised_idc_version": per_instance(revised_version),
+                },
+                rows,
+            ),
+            "dicom_metadata": _table(_name("dicom_metadata"), dicom_metadata, rows),
+        }
+        yield {_name(name): table for name, table in tables.items()} | release_level
+        release_level = {}
+
+
+def _spread(values, *, start: int, owner: np.ndarray) -> pa.Array:
+    """Per-series values (Arrow or numpy, one per served series) as the values of a chunk's
+    instances; `owner` is each instance's series, counted from `start`."""
+    values = values if isinstance(values, pa.Array) else pa.array(values)
+    return pc.take(values.slice(start), owner)
+
+
+def _series_chunks(count: np.ndarray, chunk_rows: int) -> Iterator[tuple[int, int]]:
+    """[lo, hi) ranges of consecutive series holding at most `chunk_rows` instances each (a series
+    larger than that alone); one range for an empty release, so its tables are still written."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    ends = np.cumsum(count)
+    lo = 0
+    while True:
+        base = ends[lo - 1] if lo else 0
+        hi = max(int(np.searchsorted(ends, base + chunk_rows, side="right")), lo + 1)
+        hi = min(hi, len(count))
+        yield lo, hi
+        if hi >= len(count):
+            return
+        lo = hi
+
+
+def _first_image_series(study: np.ndarray, sid: np.ndarray, is_image: np.ndarray) -> np.ndarray:
+    """Per series: the position of the first image series (CT, MR or PT; the lowest series number)
+    of its study, or -1 when the study has no image series in the release. Segmentations and RT
+    structure sets refer to it, from whichever chunk they are in."""
+    rows = np.flatnonzero(is_image)
+    rows = rows[np.lexsort((sid[rows], study[rows]))]
+    studies, position = np.unique(study[rows], return_index=True)
+    first = np.full(len(study), -1)
+    if len(studies):
+        slot = np.minimum(np.searchsorted(studies, study), len(studies) - 1)
+        found = studies[slot] == study
+        first[found] = rows[position][slot[found]]
+    return first
 
 
 def _name(table: str) -> str:
@@ -930,8 +995,29 @@ def gdc_case_hits(universe: Universe, seed: int, versions: int) -> list[dict]:
 # --- entry point ------------------------------------------------------------------------------
 
 
-def generate_sample(root: Path, *, scale: float = 1, versions: int = 3, seed: int = 7) -> dict:
-    """Write IDC versions 1..`versions` under `root`; returns a summary (rows per version)."""
+def _snapshot_path(root: Path, contract_name: str, version: int) -> Path:
+    dataset = contract_name.split(".")[1].replace("NN", str(version))
+    path = Path(root) / SOURCE_PROJECT / dataset / f"{contract_name.split('.')[2]}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_suffix(".parquet.tmp")
+
+
+def generate_sample(
+    root: Path,
+    *,
+    scale: float = 1,
+    versions: int = 3,
+    seed: int = 7,
+    chunk_rows: int = CHUNK_ROWS,
+) -> dict:
+    """Write IDC versions 1..`versions` under `root`; returns a summary (rows per version).
+
+    Each version's instance-level tables are generated and written `chunk_rows` instances at a
+    time (whole series per chunk), so memory stays bounded whatever the scale."""
     if versions < 1:
         raise ValueError(f"versions must be at least 1, got {versions}")
     if scale <= 0:
@@ -940,18 +1026,28 @@ def generate_sample(root: Path, *, scale: float = 1, versions: int = 3, seed: in
     universe = draw_universe(rng, max(int(BASE_SERIES * scale), 8), versions)
     summary = {}
     for version in range(1, versions + 1):
-        tables = release_tables(universe, version, seed)
-        for contract_name, table in tables.items():
-            dataset = contract_name.split(".")[1].replace("NN", str(version))
-            table_name = contract_name.split(".")[2]
-            path = Path(root) / SOURCE_PROJECT / dataset / f"{table_name}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_suffix(".parquet.tmp")
-            pq.write_table(table, temporary, compression="zstd")
-            temporary.replace(path)
-        dicom_all = tables[_name("dicom_all")]
-        series = pc.count_distinct(dicom_all["SeriesInstanceUID"]).as_py()
-        summary[f"idc_v{version}"] = f"{dicom_all.num_rows} instances, {series} series"
+        writers: dict[str, pq.ParquetWriter] = {}
+        instances = series = 0
+        try:
+            for chunk in release_tables(universe, version, seed, chunk_rows=chunk_rows):
+                for contract_name, table in chunk.items():
+                    if contract_name not in writers:
+                        writers[contract_name] = pq.ParquetWriter(
+                            _temporary(_snapshot_path(root, contract_name, version)),
+                            table.schema,
+                            compression="zstd",
+                        )
+                    writers[contract_name].write_table(table)
+                dicom_all = chunk[_name("dicom_all")]
+                instances += dicom_all.num_rows
+                series += pc.count_distinct(dicom_all["SeriesInstanceUID"]).as_py()
+        finally:
+            for writer in writers.values():
+                writer.close()
+        for contract_name in writers:
+            path = _snapshot_path(root, contract_name, version)
+            _temporary(path).replace(path)
+        summary[f"idc_v{version}"] = f"{instances} instances, {series} series"
     cases = write_cases_snapshot(Path(root), gdc_case_hits(universe, seed, versions))
     summary["gdc"] = f"{cases} cases"
     return summary

@@ -96,11 +96,14 @@ def scatter(rows: np.ndarray, values: pa.Array, size: int) -> pa.Array:
 
 @dataclass(frozen=True)
 class InstanceRows:
-    """The instances of one release, one element per dicom_all row, for column providers.
+    """A chunk of the instances of one release (whole series, in dicom_all order), one element per
+    dicom_all row, for column providers.
 
     `series` and `revision` identify the content of a series (a revision changes crdc uuids),
     `number` is the instance's position in its series (0-based); the Arrow arrays are the
-    identifiers already in dicom_all.
+    identifiers already in dicom_all. What a provider needs from other series of the release comes
+    from the whole release, so a chunk's values do not depend on where chunks begin: the image
+    series a derived object refers to, and the release's slide microscopy series.
     """
 
     seed: int
@@ -116,6 +119,14 @@ class InstanceRows:
     study_uid: pa.Array
     series_uid: pa.Array
     sop_uid: pa.Array
+    # Per instance: the first image series (CT, MR or PT; lowest series number) of its study in
+    # the release, NULL if none, and its instance count (0 if none).
+    image_series_uid: pa.Array
+    image_series_instances: np.ndarray
+    # The release's SM series: universe number, SeriesInstanceUID and collection_id of each.
+    slide_series: np.ndarray
+    slide_series_uid: pa.Array
+    slide_collection_id: np.ndarray
 
     def __len__(self) -> int:
         return len(self.series)

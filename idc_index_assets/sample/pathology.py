@@ -370,24 +370,26 @@ def _referenced_slides(instances: InstanceRows, rows: np.ndarray) -> pa.Array:
     """ReferencedSeriesSequence of each ANN instance: the SM series of its collection in the release
     that scores highest for it (rendezvous hashing), or that and the runner-up, or nothing."""
     seed, series = instances.seed, instances.series[rows]
-    sm = instances.where("SM") & (instances.number == 0)
     first, second = np.full(len(rows), -1), np.full(len(rows), -1)
     for collection in np.unique(instances.collection_id[rows]):
-        candidates = np.flatnonzero(sm & (instances.collection_id == collection))
+        candidates = np.flatnonzero(instances.slide_collection_id == collection)
         mine = np.flatnonzero(instances.collection_id[rows] == collection)
         if len(candidates) == 0:
             continue
-        scores = mix(seed, series[mine, None], instances.series[None, candidates], 70)
-        order = np.argsort(scores, axis=1)[:, ::-1]
-        first[mine] = candidates[order[:, 0]]
-        second[mine] = candidates[order[:, min(1, len(candidates) - 1)]]
+        scores = mix(seed, series[mine, None], instances.slide_series[None, candidates], 70)
+        best = np.argmax(scores, axis=1)
+        first[mine] = candidates[best]
+        if len(candidates) > 1:
+            scores[np.arange(len(mine)), best] = 0
+            best = np.argmax(scores, axis=1)
+        second[mine] = candidates[best]
     layout = weighted(uniform(seed, series, 71), REFERENCE_LAYOUT_WEIGHTS)
     layout = np.where((first < 0) | ((layout == 1) & (second == first)), 2, layout)
     counts = np.array([1, 2, 0])[layout]
     targets = np.stack([first, second], axis=1)[np.arange(2)[None, :] < counts[:, None]]
     item = _struct(
         _item_type("ReferencedSeriesSequence"),
-        {"SeriesInstanceUID": pc.take(instances.series_uid, pa.array(targets))},
+        {"SeriesInstanceUID": pc.take(instances.slide_series_uid, pa.array(targets))},
     )
     return pa.ListArray.from_arrays(
         list_offsets(counts), item, type=_column_type("ReferencedSeriesSequence")

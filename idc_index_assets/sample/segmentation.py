@@ -89,12 +89,11 @@ def columns(instances: InstanceRows) -> dict[str, dict]:
     """{table: {column: one value per instance}} for the sample's dicom tables."""
     dicom_all: dict[str, pa.Array] = {}
     dicom_metadata: dict[str, pa.Array] = {}
-    image_series = _first_image_series(instances)
     if instances.where("SEG").any():
-        dicom_all |= _segmentation_references(instances, image_series)
-        dicom_metadata |= _segmentation_content(instances, image_series)
+        dicom_all |= _segmentation_references(instances)
+        dicom_metadata |= _segmentation_content(instances)
     if instances.where("RTSTRUCT").any():
-        dicom_all |= _structure_sets(instances, image_series)
+        dicom_all |= _structure_sets(instances)
     return {"dicom_all": dicom_all, "dicom_metadata": dicom_metadata}
 
 
@@ -145,29 +144,18 @@ def _item_counts(
 # --- referenced images --------------------------------------------------------------------------
 
 
-def _first_image_series(instances: InstanceRows) -> np.ndarray:
-    """Per instance: the row of the first instance of the first image series (lowest series
-    number) of the same study, or -1 when the study has no image series in this release."""
-    study = pc.dictionary_encode(instances.study_uid).indices.to_numpy()
-    rows = np.flatnonzero(instances.where(*IMAGE_MODALITIES) & (instances.number == 0))
-    rows = rows[np.lexsort((instances.series[rows], study[rows]))]
-    first = np.full(study.max(initial=0) + 1, -1)
-    studies, position = np.unique(study[rows], return_index=True)
-    first[studies] = rows[position]
-    return first[study]
-
-
 def _referenced_series(
-    instances: InstanceRows, rows: np.ndarray, image_series: np.ndarray, outside: np.ndarray
+    instances: InstanceRows, rows: np.ndarray, outside: np.ndarray
 ) -> tuple[pa.Array, np.ndarray]:
-    """For each object at `rows`: the UID of the image series it refers to (a series of its study
-    in the release, or one outside IDC where `outside`) and how many of its instances it lists."""
-    image_row = image_series[rows]
-    outside = outside | (image_row < 0)
-    in_release = pc.take(instances.series_uid, pa.array(np.where(outside, 0, image_row)))
+    """For each object at `rows`: the UID of the image series it refers to (the first image series
+    of its study in the release, or one outside IDC where `outside` or when the study has none) and
+    how many of its instances it lists."""
+    image_instances = instances.image_series_instances[rows]
+    outside = outside | (image_instances == 0)
+    in_release = pc.take(instances.image_series_uid, pa.array(rows))
     outside_uid = join(OUTSIDE_UID_ROOT, text(instances.series[rows]), sep=".")
     uid = pc.if_else(pa.array(outside), outside_uid, in_release)
-    listed = np.where(outside, 1, np.minimum(instances.instance_count[np.maximum(image_row, 0)], 3))
+    listed = np.where(outside, 1, np.minimum(image_instances, 3))
     return uid, listed
 
 
@@ -187,13 +175,13 @@ SEG_REFERENCE_BOUNDS = (0.35, 0.55, 0.75, 0.88)
 BY_SERIES, BY_IMAGE, BY_SOURCE, OUTSIDE, NONE = range(5)
 
 
-def _segmentation_references(instances: InstanceRows, image_series: np.ndarray) -> dict:
+def _segmentation_references(instances: InstanceRows) -> dict:
     size = len(instances)
     rows = np.flatnonzero(instances.where("SEG"))
     u = uniform(instances.seed, instances.series[rows], 38)
     kind = np.searchsorted(SEG_REFERENCE_BOUNDS, u, side="right")
-    kind = np.where((image_series[rows] < 0) & (kind < OUTSIDE), OUTSIDE, kind)
-    series_uid, listed = _referenced_series(instances, rows, image_series, kind == OUTSIDE)
+    kind = np.where((instances.image_series_instances[rows] == 0) & (kind < OUTSIDE), OUTSIDE, kind)
+    series_uid, listed = _referenced_series(instances, rows, kind == OUTSIDE)
     listed = np.where(kind == NONE, 0, listed)
     uids = _instance_uids(series_uid, listed)
 
@@ -234,7 +222,7 @@ def _segmentation_references(instances: InstanceRows, image_series: np.ndarray) 
     }
 
 
-def _segmentation_content(instances: InstanceRows, image_series: np.ndarray) -> dict:
+def _segmentation_content(instances: InstanceRows) -> dict:
     size = len(instances)
     rows = np.flatnonzero(instances.where("SEG"))
     seed, series, revision = instances.seed, instances.series[rows], instances.revision[rows]
@@ -336,7 +324,7 @@ RT_REFERENCE_BOUNDS = (0.4, 0.6, 0.8)
 ONE_SERIES, TWO_SERIES, OUTSIDE_ONLY, NO_FRAME = range(4)
 
 
-def _structure_sets(instances: InstanceRows, image_series: np.ndarray) -> dict:
+def _structure_sets(instances: InstanceRows) -> dict:
     size = len(instances)
     rows = np.flatnonzero(instances.where("RTSTRUCT"))
     seed, series, revision = instances.seed, instances.series[rows], instances.revision[rows]
@@ -352,7 +340,7 @@ def _structure_sets(instances: InstanceRows, image_series: np.ndarray) -> dict:
     observed = uniform(seed, series[owner], revision[owner], position, 44) >= 0.15
 
     kind = np.searchsorted(RT_REFERENCE_BOUNDS, uniform(seed, series, 45), side="right")
-    first_uid, _ = _referenced_series(instances, rows, image_series, kind == OUTSIDE_ONLY)
+    first_uid, _ = _referenced_series(instances, rows, kind == OUTSIDE_ONLY)
     second_uid = join(OUTSIDE_UID_ROOT, text(series), "2", sep=".")
     framed = kind != NO_FRAME
     per_frame = np.where(kind[framed] == TWO_SERIES, 2, 1)
