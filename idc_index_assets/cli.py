@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from idc_index_assets import settings
+from idc_index_assets.sample.presets import PRESETS
 
 # The name of the code location in workspace.yaml and pyproject.toml ([tool.dg.project]);
 # command-line runs carry it, so the UI files them under the location's jobs.
@@ -59,7 +60,14 @@ def _sample(args: argparse.Namespace) -> int:
 
     out = Path(args.out or os.environ["IDC_SOURCE_DIR"])
     try:
-        summary = generate_sample(out, scale=args.scale, versions=args.versions, seed=args.seed)
+        summary = generate_sample(
+            out,
+            scale=args.scale,
+            versions=args.versions,
+            seed=args.seed,
+            preset=args.preset,
+            workers=args.workers,
+        )
     except ValueError as error:
         return _fail(str(error))
     print(f"sample IDC release (versions 1..{args.versions}) written to {out}")
@@ -560,9 +568,21 @@ def parser() -> argparse.ArgumentParser:
 
     sample = commands.add_parser("sample", help="generate a sample IDC source snapshot")
     sample.add_argument("--out", help="snapshot root (default: $IDC_SOURCE_DIR)")
+    sample.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="the size and shape of a real IDC release (idc-v25: 1.04M series, 58.8M instances "
+        "in the newest version at --scale 1)",
+    )
     sample.add_argument("--scale", type=float, default=1.0, help="size multiplier (default 1)")
     sample.add_argument("--versions", type=int, default=3, help="IDC versions (default 3)")
     sample.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    sample.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes writing versions in parallel (default: the machine's cores)",
+    )
     sample.set_defaults(handler=_sample)
 
     build = commands.add_parser(

@@ -20,7 +20,9 @@ Design:
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -42,6 +44,7 @@ from idc_index_assets.sample.kit import (
     uniform,
     uuid4,
 )
+from idc_index_assets.sample.presets import PRESETS, ReleaseShape
 from idc_index_assets.sources.contract import source_tables
 from idc_index_assets.sources.tables import SOURCE_PROJECT
 
@@ -330,6 +333,52 @@ MODALITIES = {
             ("Nuclei",),
             ("Highdicom",),
         ),
+        # Modalities that only the release shapes of sample.presets use (after the others, so the
+        # default sample's draws are unchanged).
+        Modality(
+            "MG",
+            "1.2.840.10008.5.1.4.1.1.1.2",
+            (EXPLICIT_LE,),
+            ("MONOCHROME2",),
+            0,
+            (1, 4),
+            (10.0, 30.0),
+            ("L CC", "R MLO"),
+            ("HOLOGIC, Inc.", "GE MEDICAL SYSTEMS"),
+        ),
+        Modality(
+            "CR",
+            "1.2.840.10008.5.1.4.1.1.1",
+            (EXPLICIT_LE,),
+            ("MONOCHROME2",),
+            0,
+            (1, 1),
+            (8.0, 24.0),
+            ("CHEST PA",),
+            ("Agfa", "FUJIFILM Corporation"),
+        ),
+        Modality(
+            "US",
+            "1.2.840.10008.5.1.4.1.1.3.1",
+            (JPEG_BASELINE,),
+            ("YBR_FULL_422",),
+            0,
+            (1, 3),
+            (1.0, 150.0),
+            ("Abdomen",),
+            ("Philips",),
+        ),
+        Modality(
+            "DX",
+            "1.2.840.10008.5.1.4.1.1.1.1",
+            (EXPLICIT_LE,),
+            ("MONOCHROME2",),
+            0,
+            (1, 2),
+            (10.0, 30.0),
+            ("CHEST AP",),
+            ("Carestream Health",),
+        ),
     ]
 }
 
@@ -422,6 +471,83 @@ def draw_universe(rng: np.random.Generator, series: int, versions: int) -> Unive
         choice = rng.choice(len(names), size=len(members), p=weights / weights.sum())
         modality[members] = [MODALITY_NAMES.index(names[c]) for c in choice]
 
+    low = np.array([MODALITIES[n].instances[0] for n in MODALITY_NAMES])[modality]
+    high = np.array([MODALITIES[n].instances[1] for n in MODALITY_NAMES])[modality]
+    instances = rng.integers(low, high + 1)
+    return _with_history(rng, collection, patient, study, modality, instances, versions, 0.7)
+
+
+def draw_shaped_universe(
+    rng: np.random.Generator, shape: ReleaseShape, scale: float, versions: int
+) -> Universe:
+    """A universe whose newest version has about `scale` times the series, studies, patients and
+    instances of `shape`, with its modality mix and instances per series (sample.presets). Series
+    appear evenly over the versions, so earlier versions are smaller, as IDC grew."""
+    unknown = set(shape.modalities) - set(MODALITY_NAMES)
+    if unknown:
+        raise ValueError(f"release shape {shape.name}: no sample modality {sorted(unknown)}")
+    # The universe also holds the series removed before the newest version.
+    kept = 1 - REMOVED_SHARE * (versions - 1) / versions
+    modality, instances = [], []
+    for name, spec in shape.modalities.items():
+        n = max(round(spec.series * scale / kept), 1)
+        u = (rng.permutation(n) + rng.random(n)) / n  # stratified: the percentiles hold at any n
+        modality.append(np.full(n, MODALITY_NAMES.index(name)))
+        instances.append(spec.draw(u, scale))
+    longest = np.cumsum([len(i) for i in instances]) - [len(i) - np.argmax(i) for i in instances]
+    order = rng.permutation(sum(len(m) for m in modality))
+    modality, instances = np.concatenate(modality)[order], np.concatenate(instances)[order]
+    # The longest series of each modality stays to the newest version (the long tail is there).
+    longest = np.isin(order, longest)
+    series = len(modality)
+
+    # A series' collection is one that has its modality (any collection of radiology for a
+    # modality none has); patients and studies are spread over collections like the series.
+    weights = np.array([[c.modalities.get(n, 0.0) for c in COLLECTIONS] for n in MODALITY_NAMES])
+    radiology = np.array([c.body_part is not None for c in COLLECTIONS], dtype=float)
+    weights[weights.sum(axis=1) == 0] = radiology
+    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)[modality]
+    collection = np.minimum(
+        (cumulative < rng.random(series)[:, None]).sum(axis=1), len(COLLECTIONS) - 1
+    )
+    patient, study = np.empty(series, np.int64), np.empty(series, np.int64)
+    first_patient = first_study = 0
+    for index in range(len(COLLECTIONS)):
+        members = np.flatnonzero(collection == index)
+        share = len(members) / series
+        patients = max(round(shape.patients * scale * share), 1)
+        studies = max(round(shape.studies * scale * share), patients)
+        study_patient = np.concatenate(
+            [np.arange(patients), rng.integers(0, patients, studies - patients)]
+        )
+        local_study = rng.integers(0, studies, len(members))
+        patient[members] = first_patient + study_patient[local_study]
+        study[members] = first_study + local_study
+        first_patient, first_study = first_patient + patients, first_study + studies
+    return _with_history(
+        rng, collection, patient, study, modality, instances, versions, 0.0, kept=longest
+    )
+
+
+# Per version, the share of series removed and the share revised (as IDC does, now and then).
+REMOVED_SHARE, REVISED_SHARE = 0.08, 0.08
+
+
+def _with_history(
+    rng: np.random.Generator,
+    collection: np.ndarray,
+    patient: np.ndarray,
+    study: np.ndarray,
+    modality: np.ndarray,
+    instances: np.ndarray,
+    versions: int,
+    in_first: float,
+    kept: np.ndarray | None = None,
+) -> Universe:
+    """The universe of these series, with the analysis results they belong to and the version
+    each appears in (`in_first` of them in version 1, the others in any version), is removed in
+    (never where `kept`) and is revised in."""
+    series = len(collection)
     analysis_result = np.full(series, -1)
     for index, result in enumerate(ANALYSIS_RESULTS):
         for collection_id, modality_name in result.covers:
@@ -430,20 +556,18 @@ def draw_universe(rng: np.random.Generator, series: int, versions: int) -> Unive
             )
             analysis_result[mask] = index
 
-    low = np.array([MODALITIES[n].instances[0] for n in MODALITY_NAMES])[modality]
-    high = np.array([MODALITIES[n].instances[1] for n in MODALITY_NAMES])[modality]
-    instances = rng.integers(low, high + 1)
-
     first = np.array([c.first_version for c in COLLECTIONS])[collection]
-    birth = np.where(rng.random(series) < 0.7, 1, rng.integers(1, versions + 1, series))
+    birth = np.where(rng.random(series) < in_first, 1, rng.integers(1, versions + 1, series))
     birth = np.maximum(birth, first)
-    removed = rng.random(series) < 0.08
+    removed = rng.random(series) < REMOVED_SHARE
+    if kept is not None:
+        removed &= ~kept
     death = np.where(
         removed & (birth < versions),
         rng.integers(birth + 1, np.maximum(birth + 2, versions + 2)),
         versions + 1,
     )
-    revised_in = rng.random((series, versions + 1)) < 0.08
+    revised_in = rng.random((series, versions + 1)) < REVISED_SHARE
     version = np.arange(versions + 1)
     revised_in &= (version[None, :] > birth[:, None]) & (version[None, :] < death[:, None])
     keep = birth <= versions  # collections that start after the last version have no series
@@ -995,6 +1119,32 @@ def gdc_case_hits(universe: Universe, seed: int, versions: int) -> list[dict]:
 # --- entry point ------------------------------------------------------------------------------
 
 
+def write_release(root: Path, universe: Universe, version: int, seed: int, chunk_rows: int) -> str:
+    """Write the source tables of one IDC version, chunk by chunk; returns a summary line."""
+    writers: dict[str, pq.ParquetWriter] = {}
+    instances = series = 0
+    try:
+        for chunk in release_tables(universe, version, seed, chunk_rows=chunk_rows):
+            for contract_name, table in chunk.items():
+                if contract_name not in writers:
+                    writers[contract_name] = pq.ParquetWriter(
+                        _temporary(_snapshot_path(root, contract_name, version)),
+                        table.schema,
+                        compression="zstd",
+                    )
+                writers[contract_name].write_table(table)
+            dicom_all = chunk[_name("dicom_all")]
+            instances += dicom_all.num_rows
+            series += pc.count_distinct(dicom_all["SeriesInstanceUID"]).as_py()
+    finally:
+        for writer in writers.values():
+            writer.close()
+    for contract_name in writers:
+        path = _snapshot_path(root, contract_name, version)
+        _temporary(path).replace(path)
+    return f"{instances} instances, {series} series"
+
+
 def _snapshot_path(root: Path, contract_name: str, version: int) -> Path:
     dataset = contract_name.split(".")[1].replace("NN", str(version))
     path = Path(root) / SOURCE_PROJECT / dataset / f"{contract_name.split('.')[2]}.parquet"
@@ -1012,42 +1162,43 @@ def generate_sample(
     scale: float = 1,
     versions: int = 3,
     seed: int = 7,
+    preset: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    workers: int = 1,
 ) -> dict:
     """Write IDC versions 1..`versions` under `root`; returns a summary (rows per version).
 
-    Each version's instance-level tables are generated and written `chunk_rows` instances at a
-    time (whole series per chunk), so memory stays bounded whatever the scale."""
+    Without `preset`, the sample has BASE_SERIES * `scale` series (every edge case the tests
+    rely on at scale 1). With a preset name of sample.presets (`idc-v25`), its newest version has
+    `scale` times that release's size and shape (`scale` 1: about 1.04M series and 58.8M
+    instances). Each version's instance-level tables are generated and written `chunk_rows`
+    instances at a time (whole series per chunk), so memory stays bounded whatever the size;
+    `workers` processes write versions in parallel (the output is the same)."""
     if versions < 1:
         raise ValueError(f"versions must be at least 1, got {versions}")
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
+    if chunk_rows < 1 or workers < 1:
+        raise ValueError(f"chunk_rows and workers must be at least 1, got {chunk_rows}, {workers}")
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
     rng = np.random.default_rng(seed)
-    universe = draw_universe(rng, max(int(BASE_SERIES * scale), 8), versions)
-    summary = {}
-    for version in range(1, versions + 1):
-        writers: dict[str, pq.ParquetWriter] = {}
-        instances = series = 0
-        try:
-            for chunk in release_tables(universe, version, seed, chunk_rows=chunk_rows):
-                for contract_name, table in chunk.items():
-                    if contract_name not in writers:
-                        writers[contract_name] = pq.ParquetWriter(
-                            _temporary(_snapshot_path(root, contract_name, version)),
-                            table.schema,
-                            compression="zstd",
-                        )
-                    writers[contract_name].write_table(table)
-                dicom_all = chunk[_name("dicom_all")]
-                instances += dicom_all.num_rows
-                series += pc.count_distinct(dicom_all["SeriesInstanceUID"]).as_py()
-        finally:
-            for writer in writers.values():
-                writer.close()
-        for contract_name in writers:
-            path = _snapshot_path(root, contract_name, version)
-            _temporary(path).replace(path)
-        summary[f"idc_v{version}"] = f"{instances} instances, {series} series"
+    if preset is None:
+        universe = draw_universe(rng, max(int(BASE_SERIES * scale), 8), versions)
+    else:
+        universe = draw_shaped_universe(rng, PRESETS[preset], scale, versions)
+    # Largest version first, so that parallel workers finish together.
+    order = sorted(range(1, versions + 1), reverse=True)
+    if workers > 1 and versions > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, versions), mp_context=context) as pool:
+            futures = {
+                v: pool.submit(write_release, root, universe, v, seed, chunk_rows) for v in order
+            }
+            written = {v: future.result() for v, future in futures.items()}
+    else:
+        written = {v: write_release(root, universe, v, seed, chunk_rows) for v in order}
+    summary = {f"idc_v{v}": written[v] for v in range(1, versions + 1)}
     cases = write_cases_snapshot(Path(root), gdc_case_hits(universe, seed, versions))
     summary["gdc"] = f"{cases} cases"
     return summary
