@@ -11,32 +11,83 @@ WITH series_history AS (
   GROUP BY SeriesInstanceUID
 ),
 
+-- Per-series values computed apart from the instance rows, so the instance-level aggregation
+-- below carries no instance-level join and no DISTINCT aggregate: the SOPInstanceUID join reads
+-- two narrow columns per side, and the comma-joined encodings are aggregated over the distinct
+-- (series, encoding) rows only.
+curated_body_parts AS (
+  SELECT
+    dicom_all.SeriesInstanceUID,
+    ANY_VALUE(curated.BodyPartExamined) AS BodyPartExamined
+  FROM `bigquery-public-data.idc_v{{ idc_version }}.dicom_all` AS dicom_all
+  INNER JOIN `bigquery-public-data.idc_v{{ idc_version }}.dicom_metadata_curated` AS curated
+    ON dicom_all.SOPInstanceUID = curated.SOPInstanceUID
+  -- ANY_VALUE skips NULLs anyway
+  WHERE curated.BodyPartExamined IS NOT NULL
+  GROUP BY dicom_all.SeriesInstanceUID
+),
+
+encodings AS (
+  SELECT DISTINCT
+    SeriesInstanceUID,
+    TransferSyntaxUID,
+    PhotometricInterpretation,
+    PixelRepresentation
+  FROM `bigquery-public-data.idc_v{{ idc_version }}.dicom_all`
+),
+
+series_encodings AS (
+  SELECT
+    SeriesInstanceUID,
+    STRING_AGG(DISTINCT TransferSyntaxUID, ',' ORDER BY TransferSyntaxUID) AS TransferSyntaxUID,
+    STRING_AGG(DISTINCT transfer_syntax_name, ',' ORDER BY transfer_syntax_name)
+      AS transfer_syntax_name,
+    STRING_AGG(DISTINCT PhotometricInterpretation, ',' ORDER BY PhotometricInterpretation)
+      AS PhotometricInterpretation,
+    STRING_AGG(
+      DISTINCT CAST(PixelRepresentation AS STRING), ','
+      ORDER BY CAST(PixelRepresentation AS STRING)
+    ) AS PixelRepresentation
+  FROM (
+    SELECT
+      *,
+      CASE TransferSyntaxUID
+        WHEN '1.2.840.10008.1.2' THEN 'Implicit VR Little Endian'
+        WHEN '1.2.840.10008.1.2.1' THEN 'Explicit VR Little Endian'
+        WHEN '1.2.840.10008.1.2.1.99' THEN 'Deflated Explicit VR Little Endian'
+        WHEN '1.2.840.10008.1.2.2' THEN 'Explicit VR Big Endian'
+        WHEN '1.2.840.10008.1.2.4.50' THEN 'JPEG Baseline'
+        WHEN '1.2.840.10008.1.2.4.51' THEN 'JPEG Extended'
+        WHEN '1.2.840.10008.1.2.4.57' THEN 'JPEG Lossless (Process 14)'
+        WHEN '1.2.840.10008.1.2.4.70' THEN 'JPEG Lossless'
+        WHEN '1.2.840.10008.1.2.4.80' THEN 'JPEG-LS Lossless'
+        WHEN '1.2.840.10008.1.2.4.81' THEN 'JPEG-LS Near-Lossless'
+        WHEN '1.2.840.10008.1.2.4.90' THEN 'JPEG 2000 Lossless'
+        WHEN '1.2.840.10008.1.2.4.91' THEN 'JPEG 2000'
+        WHEN '1.2.840.10008.1.2.4.201' THEN 'HTJ2K Lossless'
+        WHEN '1.2.840.10008.1.2.4.202' THEN 'HTJ2K Lossless RPCL'
+        WHEN '1.2.840.10008.1.2.4.203' THEN 'HTJ2K'
+        WHEN '1.2.840.10008.1.2.5' THEN 'RLE Lossless'
+        ELSE ERROR(CONCAT('idc_index: no name for TransferSyntaxUID ', TransferSyntaxUID))
+      END AS transfer_syntax_name
+    FROM encodings
+  )
+  GROUP BY SeriesInstanceUID
+),
+
 instances AS (
   SELECT
     dicom_all.*,
-    curated.BodyPartExamined AS curated_BodyPartExamined,
-    CASE dicom_all.TransferSyntaxUID
-      WHEN '1.2.840.10008.1.2' THEN 'Implicit VR Little Endian'
-      WHEN '1.2.840.10008.1.2.1' THEN 'Explicit VR Little Endian'
-      WHEN '1.2.840.10008.1.2.1.99' THEN 'Deflated Explicit VR Little Endian'
-      WHEN '1.2.840.10008.1.2.2' THEN 'Explicit VR Big Endian'
-      WHEN '1.2.840.10008.1.2.4.50' THEN 'JPEG Baseline'
-      WHEN '1.2.840.10008.1.2.4.51' THEN 'JPEG Extended'
-      WHEN '1.2.840.10008.1.2.4.57' THEN 'JPEG Lossless (Process 14)'
-      WHEN '1.2.840.10008.1.2.4.70' THEN 'JPEG Lossless'
-      WHEN '1.2.840.10008.1.2.4.80' THEN 'JPEG-LS Lossless'
-      WHEN '1.2.840.10008.1.2.4.81' THEN 'JPEG-LS Near-Lossless'
-      WHEN '1.2.840.10008.1.2.4.90' THEN 'JPEG 2000 Lossless'
-      WHEN '1.2.840.10008.1.2.4.91' THEN 'JPEG 2000'
-      WHEN '1.2.840.10008.1.2.4.201' THEN 'HTJ2K Lossless'
-      WHEN '1.2.840.10008.1.2.4.202' THEN 'HTJ2K Lossless RPCL'
-      WHEN '1.2.840.10008.1.2.4.203' THEN 'HTJ2K'
-      WHEN '1.2.840.10008.1.2.5' THEN 'RLE Lossless'
-      ELSE ERROR(CONCAT('idc_index: no name for TransferSyntaxUID ', dicom_all.TransferSyntaxUID))
-    END AS transfer_syntax_name
+    curated_body_parts.BodyPartExamined AS curated_BodyPartExamined,
+    series_encodings.TransferSyntaxUID AS series_TransferSyntaxUID,
+    series_encodings.transfer_syntax_name AS series_transfer_syntax_name,
+    series_encodings.PhotometricInterpretation AS series_PhotometricInterpretation,
+    series_encodings.PixelRepresentation AS series_PixelRepresentation
   FROM `bigquery-public-data.idc_v{{ idc_version }}.dicom_all` AS dicom_all
-  LEFT JOIN `bigquery-public-data.idc_v{{ idc_version }}.dicom_metadata_curated` AS curated
-    ON dicom_all.SOPInstanceUID = curated.SOPInstanceUID
+  LEFT JOIN curated_body_parts
+    ON dicom_all.SeriesInstanceUID = curated_body_parts.SeriesInstanceUID
+  LEFT JOIN series_encodings
+    ON dicom_all.SeriesInstanceUID = series_encodings.SeriesInstanceUID
 )
 
 SELECT
@@ -138,27 +189,20 @@ SELECT
   # Transfer Syntax UID of the stored instances (DICOM TransferSyntaxUID); when the instances of a
   # series use different encodings (common for slide microscopy), the distinct values, sorted and
   # joined with commas
-  STRING_AGG(DISTINCT instances.TransferSyntaxUID, ',' ORDER BY instances.TransferSyntaxUID)
-    AS TransferSyntaxUID,
+  ANY_VALUE(instances.series_TransferSyntaxUID) AS TransferSyntaxUID,
   # description:
   # short name of the transfer syntax, e.g. "JPEG 2000" or "Explicit VR Little Endian"; comma-joined like
   # TransferSyntaxUID when the series mixes encodings; derived from TransferSyntaxUID
-  STRING_AGG(DISTINCT instances.transfer_syntax_name, ',' ORDER BY instances.transfer_syntax_name)
-    AS transfer_syntax_name,
+  ANY_VALUE(instances.series_transfer_syntax_name) AS transfer_syntax_name,
   # description:
   # how pixel values are to be interpreted (DICOM PhotometricInterpretation, e.g. MONOCHROME2, RGB,
   # YBR_FULL_422); NULL for objects without pixel data such as SEG, SR or RTSTRUCT; the distinct
   # values comma-joined when the instances disagree
-  STRING_AGG(
-    DISTINCT instances.PhotometricInterpretation, ',' ORDER BY instances.PhotometricInterpretation
-  ) AS PhotometricInterpretation,
+  ANY_VALUE(instances.series_PhotometricInterpretation) AS PhotometricInterpretation,
   # description:
   # whether pixel samples are unsigned ("0") or two's complement signed ("1") integers (DICOM
   # PixelRepresentation); NULL for objects without pixel data; comma-joined when instances disagree
-  STRING_AGG(
-    DISTINCT CAST(instances.PixelRepresentation AS STRING), ','
-    ORDER BY CAST(instances.PixelRepresentation AS STRING)
-  ) AS PixelRepresentation,
+  ANY_VALUE(instances.series_PixelRepresentation) AS PixelRepresentation,
   # description:
   # manufacturer of the equipment that produced the series (DICOM Manufacturer)
   ANY_VALUE(instances.Manufacturer) AS Manufacturer,
