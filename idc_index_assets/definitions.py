@@ -60,9 +60,8 @@ def _executor():
             "IDC_EXECUTOR=k8s needs dagster-k8s: pip install 'idc-index-assets[production]'"
         ) from error
     # Steps stream query results to Parquet; the ones running DuckDB locally (tcia_idc_subset, the
-    # checks) stay under IDC_DUCKDB_MEMORY_LIMIT (4GB by default: about 4.7 GB peak RSS for a
-    # full-size idc_index, 58.8 million instances, measured on a 2-core machine), the wheel
-    # build under 1 GB.
+    # checks) stay under IDC_DUCKDB_MEMORY_LIMIT (by default 75% of the pod's memory limit), the
+    # wheel build under 1 GB.
     return k8s_job_executor.configured(
         {
             "step_k8s_config": {
@@ -137,6 +136,7 @@ defs = Definitions(
             engine=EnvVar("IDC_ENGINE"),
             source_dir=EnvVar("IDC_SOURCE_DIR"),
             duckdb_memory_limit=EnvVar("IDC_DUCKDB_MEMORY_LIMIT"),
+            duckdb_threads=EnvVar("IDC_DUCKDB_THREADS"),
             gcp_project=EnvVar("GCP_PROJECT"),
             bigquery_api_endpoint=EnvVar("IDC_BIGQUERY_API_ENDPOINT"),
             maximum_bytes_billed=EnvVar("IDC_MAX_BYTES_BILLED"),

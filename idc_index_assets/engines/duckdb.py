@@ -102,7 +102,8 @@ class DuckDBEngine:
                 raise EngineError(f"{query_file}: DuckDB failed: {_first_line(error)}") from error
             except SqlglotError as error:
                 raise EngineError(f"{query_file}: {error}") from error
-            yield QueryRun(_reraising(reader, query_file), {"engine": "duckdb"})
+            limits = {"duckdb_memory_limit": self.memory_limit, "duckdb_threads": self.threads}
+            yield QueryRun(_reraising(reader, query_file), {"engine": "duckdb"} | limits)
         finally:
             connection.close()
             if self.temp_directory is None:

@@ -14,6 +14,7 @@ from pydantic import Field
 from idc_index_assets.engines.base import QueryRun
 from idc_index_assets.engines.bigquery import BigQueryEngine, IDCBigQueryResource
 from idc_index_assets.engines.duckdb import DuckDBEngine
+from idc_index_assets.settings import duckdb_memory_limit, duckdb_threads
 from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTableState
 
 
@@ -25,7 +26,12 @@ class IndexEngine(ConfigurableResource):
         default="data/source", description="Root of the local source snapshot (duckdb engine)"
     )
     duckdb_memory_limit: str = Field(
-        default="4GB", description="DuckDB memory limit; spills beyond"
+        default="",
+        description="DuckDB memory limit per query, spilling beyond (empty: a share of the "
+        "machine's memory)",
+    )
+    duckdb_threads: str = Field(
+        default="", description="DuckDB threads per query (empty: the machine's cores)"
     )
     gcp_project: str = Field(default="", description="BigQuery billing project (empty: ADC's)")
     bigquery_api_endpoint: str = Field(
@@ -36,7 +42,11 @@ class IndexEngine(ConfigurableResource):
     )
 
     def _duckdb(self) -> DuckDBEngine:
-        return DuckDBEngine(Path(self.source_dir), memory_limit=self.duckdb_memory_limit)
+        return DuckDBEngine(
+            Path(self.source_dir),
+            memory_limit=duckdb_memory_limit(self.duckdb_memory_limit),
+            threads=duckdb_threads(self.duckdb_threads),
+        )
 
     def _bigquery(self) -> BigQueryEngine:
         resource = IDCBigQueryResource(

@@ -31,13 +31,13 @@ class InstancesPerSeries:
         The quantile function passes through 1 (at 0), p50, p90 and p99 (flat above p99); between
         two of these it rises as t**k, with the one exponent k that makes the mean instances /
         series. The series with the largest u is the long tail: `max` instances (times `scale`
-        below 1, never fewer than p99), as IDC's largest series."""
+        below 1, if that is more than it drew), as IDC's largest series."""
         knots = np.array([1, self.p50, self.p90, self.p99, self.p99], dtype=float)
         bounds = np.array([0.0, 0.5, 0.9, 0.99, 1.0])
         widths, rises = np.diff(bounds), np.diff(knots)
-        longest = max(self.p99, round(self.max * min(scale, 1.0)))
+        longest = round(self.max * min(scale, 1.0))
         # mean = sum(width * (knot + rise / (k + 1))) + what the longest series adds
-        base = float(widths @ knots[:-1]) + (longest - self.p99) / max(len(u), 1)
+        base = float(widths @ knots[:-1]) + max(longest - self.p99, 0) / max(len(u), 1)
         wanted = self.instances / self.series - base
         rise = float(widths @ rises)
         exponent = float(np.clip(rise / wanted - 1, 0.02, 200.0)) if wanted > 0 else 200.0
@@ -45,7 +45,8 @@ class InstancesPerSeries:
         t = (u - bounds[segment]) / widths[segment]
         counts = np.rint(knots[segment] + rises[segment] * t**exponent).astype(np.int64)
         if len(u):
-            counts[np.argmax(u)] = longest
+            top = np.argmax(u)
+            counts[top] = max(counts[top], longest)
         return np.maximum(counts, 1)
 
 
