@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export IDC_SOURCE_DIR ?= $(CURDIR)/data/source
 export IDC_ARTIFACTS_DIR ?= $(CURDIR)/data/artifacts
 
-.PHONY: setup setup-test sample run test lint dev check-defs bench
+.PHONY: setup setup-test sample run test lint dev check-defs bench bench-full
 
 setup: $(VENV)/.installed
 
@@ -51,3 +51,8 @@ dev: setup
 
 bench: sample
 	$(BIN)/python benchmarks/bench_build.py
+
+# Every index of a release of IDC v25's size (58.8M instances; the sources take about 12 GB in
+# data/bench-full), a size sweep of idc_index and prior_versions_index, and DuckDB's own COPY.
+bench-full: setup
+	$(BIN)/python benchmarks/bench_full.py --root data/bench-full --scale 1 --sweep 0.125,0.25,0.5,1 --copy
