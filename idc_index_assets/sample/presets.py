@@ -9,8 +9,10 @@ series. The modalities are the twelve largest by series; XC and FUSION (22 serie
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class InstancesPerSeries:
         two of these it rises as t**k, with the one exponent k that makes the mean instances /
         series. The series with the largest u is the long tail: `max` instances (times `scale`
         below 1, if that is more than it drew), as IDC's largest series."""
+        import numpy as np  # here, so that the command line reads the presets without numpy
+
         knots = np.array([1, self.p50, self.p90, self.p99, self.p99], dtype=float)
         bounds = np.array([0.0, 0.5, 0.9, 0.99, 1.0])
         widths, rises = np.diff(bounds), np.diff(knots)
