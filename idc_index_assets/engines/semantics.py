@@ -13,7 +13,7 @@ the parsed tree (queries stay plain BigQuery SQL):
 - `LIMIT n` in ARRAY_AGG, STRING_AGG and ARRAY_CONCAT_AGG keeps the first n; DISTINCT aggregates
   ordered by their argument work whatever the argument calls (ERROR() included);
 - ORDER BY an expression over a select-list alias whose expression has a subquery;
-- `SAFE.f(...)` for any function f gives NULL where f fails;
+- `SAFE.f(...)` for any function f gives NULL where f fails (an error of an argument still fails);
 - `CAST`/`SAFE_CAST(... AS INT64)`: strings must be integers ('20.5' fails, ' 7 ' is 7), and
   FLOAT64/NUMERIC halfway cases round away from zero;
 - `CAST(<FLOAT64> AS STRING)` writes 1.0 as '1' (15 significant digits, 17 where needed);
@@ -362,11 +362,16 @@ def _unnest_with_offset(node: exp.Expression) -> exp.Expression:
     offset_name = offset.name if isinstance(offset, exp.Identifier) else "offset"
     alias = node.args.get("alias")
     columns = alias.columns if alias else []
-    value_name = columns[0].name if columns else "value"
-    table_name = alias.name if alias and alias.name else value_name
+    table_name = alias.name if alias and alias.name else "unnest"
     (array,) = node.expressions
+    if columns:
+        value = exp.alias_(exp.Unnest(expressions=[array.copy()]), columns[0].name, quoted=True)
+    else:
+        # without an alias, the fields of STRUCT elements are the columns
+        depth = exp.Kwarg(this=exp.var("max_depth"), expression=exp.Literal.number(2))
+        value = exp.Anonymous(this="unnest", expressions=[array.copy(), depth])
     numbered = exp.select(
-        exp.alias_(exp.Unnest(expressions=[array.copy()]), value_name, quoted=True),
+        value,
         exp.alias_(
             exp.Sub(
                 this=exp.func("generate_subscripts", array.copy(), exp.Literal.number(1)),
@@ -563,11 +568,37 @@ def _math_domain(node: exp.Expression) -> exp.Expression:
 
 
 def _safe_function(node: exp.Expression) -> exp.Expression:
-    """`SAFE.f(...)`: NULL where f fails. DuckDB's try() does that; it refuses arguments that call
-    ERROR() (or another volatile function), so an error of an argument is never hidden there."""
-    if isinstance(node, exp.SafeFunc):
-        return exp.Anonymous(this="try", expressions=[node.this.copy()])
-    return node
+    """`SAFE.f(args)`: NULL where f fails, while an error of an argument still fails. DuckDB's
+    try() would also hide the arguments' errors, so the arguments are evaluated first, into a
+    STRUCT, and only f runs inside try(), on that STRUCT's fields:
+    `list_transform([{'a0': arg0, ...}], lambda _safe: try(f(_safe.a0, ...)))[1]`.
+    (DuckDB refuses try() around ERROR() or another volatile function.)"""
+    if not isinstance(node, exp.SafeFunc):
+        return node
+    function = node.this.copy()
+    fields = []
+    for value in list(function.args.values()):
+        for argument in value if isinstance(value, list) else [value]:
+            if not isinstance(argument, exp.Expression) or isinstance(
+                argument, exp.Literal | exp.DataType | exp.Var | exp.Null | exp.Boolean
+            ):
+                continue
+            name = f"a{len(fields)}"
+            fields.append(exp.PropertyEQ(this=exp.to_identifier(name), expression=argument.copy()))
+            argument.replace(exp.column(name, table="_safe"))
+    attempt = exp.Anonymous(this="try", expressions=[function])
+    if not fields:
+        return attempt
+    applied = exp.Anonymous(
+        this="list_transform",
+        expressions=[
+            exp.Array(expressions=[exp.Struct(expressions=fields)]),
+            exp.Lambda(this=attempt, expressions=[exp.to_identifier("_safe")]),
+        ],
+    )
+    element = exp.Bracket(this=applied, expressions=[exp.Literal.number(1)], offset=1)
+    element.meta["duckdb_semantics"] = True
+    return element
 
 
 def _order_by_subquery_alias(node: exp.Expression) -> exp.Expression:

@@ -125,6 +125,19 @@ CASES = [
         "operators#in_operators",
     ),
     Case("SELECT 5 IN UNNEST(CAST([] AS ARRAY<INT64>))", one(False), "operators#in_operators"),
+    # WITH OFFSET without an alias names the column offset; STRUCT fields are columns
+    Case("SELECT COUNT(*), MAX(offset) FROM UNNEST(['a', 'b']) WITH OFFSET", one(2, 1), UNNEST),
+    Case(
+        "SELECT x, pos FROM UNNEST([STRUCT(1 AS x), STRUCT(2 AS x)]) WITH OFFSET AS pos ORDER BY pos",
+        [(1, 0), (2, 1)],
+        UNNEST,
+    ),
+    Case(
+        "SELECT id, x, pos FROM (SELECT 1 AS id, [STRUCT(5 AS x)] AS a) AS r,"
+        " UNNEST(r.a) WITH OFFSET AS pos",
+        one(1, 5, 0),
+        UNNEST,
+    ),
     # ARRAY(subquery) keeps the subquery's order; an empty one is an empty ARRAY
     Case(
         "SELECT ARRAY(SELECT x * 2 FROM UNNEST([3, 1, 2]) AS x ORDER BY x DESC)",
