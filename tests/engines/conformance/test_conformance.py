@@ -12,8 +12,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import sqlglot
+from sqlglot import exp
 
 from idc_index_assets.engines.duckdb import connect, run_statement
+from idc_index_assets.indices.queries import QUERIES_DIR, load_query
 from tests.engines.conformance import (
     aggregates,
     array_functions,
@@ -77,3 +80,42 @@ def test_the_suite_is_large_every_case_cites_its_documentation_and_the_readme_co
     passing = sum(1 for case in cases if not case.xfail)
     readme = (Path(__file__).parents[3] / "README.md").read_text()
     assert f"{passing} BigQuery statements" in readme, "update the count in the README"
+
+
+# What a query uses: its functions (by sqlglot's name for them) and these constructs.
+_CONSTRUCTS = (
+    exp.Func,
+    exp.Unnest,
+    exp.Window,
+    exp.Bracket,
+    exp.Union,
+    exp.Join,
+    exp.Case,
+    exp.Like,
+    exp.In,
+    exp.Is,
+    exp.Distinct,
+    exp.IgnoreNulls,
+    exp.Div,
+    exp.Qualify,
+    exp.Subquery,
+)
+
+
+def _constructs(sql: str) -> set[str]:
+    found = set()
+    for node in sqlglot.parse_one(sql, read="bigquery").walk():
+        if isinstance(node, exp.Anonymous):
+            found.add(node.name.upper())
+        elif isinstance(node, _CONSTRUCTS):
+            found.add(type(node).__name__)
+    return found
+
+
+def test_every_construct_of_the_index_queries_has_a_passing_case():
+    tested = set()
+    for case in (case for group in GROUPS for case in group.CASES if not case.xfail):
+        tested |= _constructs(case.sql)
+    for path in sorted(QUERIES_DIR.glob("*.sql")):
+        untested = _constructs(load_query(path.stem).render(1)) - tested
+        assert not untested, f"{path.name} uses {sorted(untested)}, which no passing case covers"
