@@ -476,16 +476,7 @@ def _bool_cast(node: exp.Expression) -> exp.Expression:
         if value.is_string
         else _fill(_BOOL_BY_TYPE, __value__=value, __from_string__=from_string)
     )
-    if isinstance(node, exp.TryCast) or node.args.get("safe"):
-        return converted
-    failed = exp.Anonymous(
-        this="error",
-        expressions=[exp.DPipe(this=exp.Literal.string("Bad bool value: "), expression=as_text)],
-    )
-    return exp.Case(
-        ifs=[exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.null())],
-        default=exp.Coalesce(this=converted, expressions=[failed]),
-    )
+    return _cast_result(node, value, converted, as_text, "bool")
 
 
 _DATE_RESULTS = (exp.DateAdd, exp.DateSub, exp.DateFromUnixDate)
@@ -698,11 +689,21 @@ def _int64_cast(node: exp.Expression) -> exp.Expression:
         converted = _fill(
             _INT64_BY_TYPE, __value__=value, __from_string__=from_string, __from_float__=from_float
         )
-    if isinstance(node, exp.TryCast) or node.args.get("safe"):
+    return _cast_result(node, value, converted, as_text, "int64")
+
+
+def _cast_result(
+    cast: exp.Cast, value: exp.Expression, converted: exp.Expression, as_text, type_name: str
+) -> exp.Expression:
+    """SAFE_CAST gives the conversion (NULL where it fails); CAST fails with BigQuery's
+    'Bad <type> value: <text>' where a non-NULL value does not convert."""
+    if isinstance(cast, exp.TryCast) or cast.args.get("safe"):
         return converted
     failed = exp.Anonymous(
         this="error",
-        expressions=[exp.DPipe(this=exp.Literal.string("Bad int64 value: "), expression=as_text)],
+        expressions=[
+            exp.DPipe(this=exp.Literal.string(f"Bad {type_name} value: "), expression=as_text)
+        ],
     )
     return exp.Case(
         ifs=[exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.null())],

@@ -44,6 +44,7 @@ from idc_index_assets.sources.drift import compare_table
 from idc_index_assets.sources.tables import SOURCE_PROJECT, snapshot_table_path
 from tests.conftest import SAMPLE_VERSIONS
 from tests.servers.bigquery_server import bigquery_server, server_executable
+from tests.servers.loopback import answer_json
 
 # Index → why the server cannot run its query (the query is right on BigQuery).
 EXPECTED_GAPS: dict[str, str] = {
@@ -316,12 +317,7 @@ class _FixedAnswer(BaseHTTPRequestHandler):
             self._answer(200, payload)
 
     def _answer(self, status: int, payload: dict):
-        content = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
+        answer_json(self, status, payload)
 
     def log_message(self, *args):
         pass

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from tests.servers.loopback import answer_json
+
 
 @dataclass
 class ScriptStatement:
@@ -153,12 +155,7 @@ def _handler(jobs: _Jobs) -> type[BaseHTTPRequestHandler]:
             self._answer(200, found)
 
         def _answer(self, status: int, payload: dict):
-            content = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
+            answer_json(self, status, payload)
 
         def log_message(self, *args):
             pass

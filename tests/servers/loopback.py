@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
@@ -30,3 +31,13 @@ def wait_until_answering(
         except (urllib.error.URLError, OSError):
             time.sleep(interval)
     raise RuntimeError(f"{name} did not answer on {url} within {timeout}s")
+
+
+def answer_json(handler, status: int, payload: dict) -> None:
+    """Send `payload` as a JSON answer from a BaseHTTPRequestHandler."""
+    content = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(content)))
+    handler.end_headers()
+    handler.wfile.write(content)
