@@ -239,3 +239,40 @@ def test_sample_then_verify(environment, capsys):
     )
     assert main(["verify", str(directory)]) == 1
     assert "FAIL collections_index.parquet" in capsys.readouterr().out
+
+
+def test_a_progress_bar_where_stderr_is_a_terminal(environment):
+    """On a terminal (a pseudo-terminal here) tqdm draws the bar over the run's steps."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    # A terminal of 24 rows and 100 columns (a fresh pseudo-terminal has no size).
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "idc_index_assets.cli", "build", "--select", "collections_index"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal's other side closed: the command is done
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert process.wait(timeout=300) == 0
+    text = output.decode(errors="replace")
+    assert "collections_index: started" in text
+    # The bar, redrawn in place, last at 100% of the run's steps: the index and its checks'.
+    bars = [part for part in text.split("\r") if "step" in part and "|" in part]
+    assert bars, text
+    assert bars[-1].lstrip().startswith("100%|")
