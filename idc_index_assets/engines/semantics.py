@@ -432,8 +432,9 @@ def _substring(node: exp.Expression) -> exp.Expression:
         node.set(
             "length",
             _fill(
-                "CASE WHEN __length__ < 0 THEN error('Third argument in SUBSTR() cannot be "
-                "negative') ELSE __length__ END",
+                "CASE WHEN __length__ < 0 THEN "
+                + _failure(node, "Third argument in SUBSTR() cannot be negative")
+                + " ELSE __length__ END",
                 __length__=length,
             ),
         )
@@ -552,10 +553,19 @@ def _math_domain(node: exp.Expression) -> exp.Expression:
         return node
     node.meta["duckdb_semantics"] = True
     return _fill(
-        f"CASE WHEN {condition} THEN error('{message}') ELSE __result__ END",
+        f"CASE WHEN {condition} THEN {_failure(node, message)} ELSE __result__ END",
         __x__=value,
         __result__=node,
     )
+
+
+def _failure(function: exp.Expression, message: str) -> str:
+    """DuckDB SQL for a failure of `function`: error(message), or NULL where the function is
+    called with BigQuery's SAFE. prefix (DuckDB's try() refuses error() inside it)."""
+    parent = function.parent
+    if isinstance(parent, exp.Anonymous) and parent.meta.get("safe"):
+        return "NULL"
+    return f"error('{message}')"
 
 
 def _safe_function(node: exp.Expression) -> exp.Expression:
@@ -578,6 +588,7 @@ def _safe_function(node: exp.Expression) -> exp.Expression:
             fields.append(exp.PropertyEQ(this=exp.to_identifier(name), expression=argument.copy()))
             argument.replace(exp.column(name, table="_safe"))
     attempt = exp.Anonymous(this="try", expressions=[function])
+    attempt.meta["safe"] = True  # f's own failure checks give NULL here (see `_failure`)
     if not fields:
         return attempt
     applied = exp.Anonymous(

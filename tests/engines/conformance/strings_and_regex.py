@@ -91,7 +91,6 @@ CASES = [
         "SELECT SAFE.SUBSTR('apple', 2, -1)",
         one(None),
         "functions-reference#safe_prefix",
-        xfail="refused: SAFE. (DuckDB's try) cannot wrap the ERROR() that a negative length raises",
     ),
     Case("SELECT SUBSTR('apple', 2, -1)", Fails("(?i)negative"), f"{P}#substr"),
     Case("SELECT CONTAINS_SUBSTR('the blue house', 'Blue')", one(True), f"{P}#contains_substr"),
