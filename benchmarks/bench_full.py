@@ -88,6 +88,7 @@ def _measure(command: list[str], *, tmp: Path, env: dict[str, str] | None = None
     return {
         **result,
         "seconds": wall,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "spill_mb": peak_spill / 1e6,
     }
@@ -223,15 +224,17 @@ def _row(label: str, instances: int, m: dict) -> str:
     rate = instances / work if work else 0
     return (
         f"| {label} | {m.get('rows', '')} | {m['seconds']:.1f} | {work:.1f} | "
+        f"{m['cpu_seconds']:.0f} | "
         f"{m['peak_rss_mb']:.0f} | {m['spill_mb']:.0f} | {m.get('bytes', 0) / 1e6:.1f} | "
         f"{rate / 1e6:.2f} |"
     )
 
 
-# wall s: the child process, Python imports included; work s: the query and the writing only.
+# wall s: the child process, Python imports included; work s: the query and the writing only;
+# CPU s: user and system time of the child (what the work costs on a machine shared with others).
 HEADER = (
-    "| what | rows | wall s | work s | peak RSS MB | peak spill MB | output MB | "
-    "M instance rows/s |\n|---|---|---|---|---|---|---|---|"
+    "| what | rows | wall s | work s | CPU s | peak RSS MB | peak spill MB | output MB | "
+    "M instance rows/s |\n|---|---|---|---|---|---|---|---|---|"
 )
 
 

@@ -6,6 +6,7 @@ seconds of `pandas.read_parquet` (what the `idc-index` client does), so that the
 are chosen by measurement.
 
     python benchmarks/bench_writer.py data/artifacts/3/idc_index.parquet [--published FILE]
+        [--levels 1,3,6,9,12] [--row-groups 65536,131072,262144,524288]
 """
 
 from __future__ import annotations
@@ -51,7 +52,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parquet", type=Path)
     parser.add_argument("--published", type=Path, help="a published file to compare reads with")
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="zstd levels")
+    parser.add_argument(
+        "--row-groups", default=",".join(map(str, ROW_GROUPS)), help="row-group sizes (rows)"
+    )
     args = parser.parse_args()
+    levels = [int(v) for v in args.levels.split(",")]
+    row_groups = [int(v) for v in args.row_groups.split(",")]
     table = pq.read_table(args.parquet)
     # Columns whose values are mostly distinct gain nothing from a dictionary.
     distinct = {
@@ -69,7 +76,7 @@ def main() -> None:
     print("| zstd level | row group rows | dictionary | bytes | row groups | write s | read s |")
     print("|---|---|---|---|---|---|---|")
     for level, row_group, (label, dictionary) in itertools.product(
-        LEVELS, ROW_GROUPS, dictionaries.items()
+        levels, row_groups, dictionaries.items()
     ):
         data, seconds, groups = _encode(table, level, row_group, dictionary)
         print(

@@ -42,6 +42,14 @@ from idc_index_assets.indices.validation import (
 # Publishing order: the parquet and its checksum last, so the newest pair is always consistent.
 _PUBLISH_ORDER = ("sql", "schema", "parquet", "sha256")
 
+# Parquet settings, chosen by measurement (benchmarks/bench_writer.py on idc_index of the idc-v25
+# sample; figures in benchmarks/README.md): zstd level 1 is as small as levels 3 to 12 and the
+# fastest; a row group per engine batch (64k rows: 16 at full size) is as small as larger ones;
+# a column whose values are mostly distinct in the first batch (keys, UUIDs, URLs) is written
+# without a dictionary, which would only add its own size (idc_index 6% smaller).
+COMPRESSION, COMPRESSION_LEVEL = "zstd", 1
+DISTINCT_SHARE_WITHOUT_DICTIONARY = 0.5
+
 
 class ArtifactValidationError(RuntimeError):
     """The new artifacts broke the contract or failed integrity; the previous ones were kept."""
@@ -92,6 +100,45 @@ class _HashingWriter:
             self.closed = True
 
 
+def _write_parquet(sink: _HashingWriter, schema: pa.Schema, batches: pa.RecordBatchReader) -> int:
+    """Stream the batches into Parquet, one row group each; returns the rows written. Which
+    columns get a dictionary is decided on the first batch."""
+    writer, rows = None, 0
+    try:
+        for batch in batches:
+            batch = conform_batch(batch, schema)
+            if writer is None:
+                writer = _parquet_writer(sink, schema, _dictionary_columns(batch))
+            writer.write_batch(batch)
+            rows += batch.num_rows
+        if writer is None:  # no rows: a file with the schema only
+            writer = _parquet_writer(sink, schema, True)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+def _parquet_writer(sink, schema: pa.Schema, dictionary: bool | list[str]) -> pq.ParquetWriter:
+    return pq.ParquetWriter(
+        sink,
+        schema,
+        compression=COMPRESSION,
+        compression_level=COMPRESSION_LEVEL,
+        use_dictionary=dictionary,
+    )
+
+
+def _dictionary_columns(batch: pa.RecordBatch) -> list[str]:
+    """The columns worth a dictionary: all but the flat ones whose values are mostly distinct."""
+    return [
+        field.name
+        for field, column in zip(batch.schema, batch.columns, strict=True)
+        if pa.types.is_nested(field.type)
+        or len(column.unique()) <= len(column) * DISTINCT_SHARE_WITHOUT_DICTIONARY
+    ]
+
+
 def write_index(
     directory: Path,
     *,
@@ -129,10 +176,7 @@ def write_index(
         sink = _HashingWriter(files["parquet"])
         rows = 0
         try:
-            with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
-                for batch in batches:
-                    writer.write_batch(conform_batch(batch, schema))
-                    rows += batch.num_rows
+            rows = _write_parquet(sink, schema, batches)
         except ContractMismatch as error:
             raise ArtifactValidationError(name, {CONTRACT_CHECK: [str(error)]}) from error
         finally:

@@ -35,6 +35,21 @@ def _index(directory: Path, name: str) -> list[dict]:
     return pq.read_table(directory / f"{name}.parquet").to_pylist()
 
 
+def test_a_column_of_distinct_values_is_written_without_a_dictionary(built_artifacts):
+    metadata = pq.read_metadata(built_artifacts / "idc_index.parquet")
+    names = metadata.schema.names
+    dictionary = {
+        name: metadata.row_group(0).column(names.index(name)).has_dictionary_page
+        for name in ("SeriesInstanceUID", "crdc_series_uuid", "collection_id", "Modality")
+    }
+    assert dictionary == {
+        "SeriesInstanceUID": False,
+        "crdc_series_uuid": False,
+        "collection_id": True,
+        "Modality": True,
+    }
+
+
 @pytest.mark.parametrize("spec", INDICES, ids=lambda s: s.name)
 def test_artifacts_are_complete_and_self_describing(spec, built_artifacts):
     parquet = built_artifacts / f"{spec.name}.parquet"
