@@ -55,6 +55,7 @@ CONTENT_TYPES = {
     ".sql": "text/plain; charset=utf-8",
     ".sha256": "text/plain; charset=utf-8",
     ".whl": "application/zip",
+    ".md": "text/markdown; charset=utf-8",
 }
 # Browsers (DuckDB-WASM, hyparquet, ...) read parquet with Range requests across origins.
 CORS_HEADERS = [
@@ -458,6 +459,25 @@ def _encode(document: dict) -> bytes:
     return (json.dumps(document, indent=2) + "\n").encode()
 
 
+def release_manifest(
+    release_version: str, idc_version: int, created: str, files: dict[str, Digests]
+) -> bytes:
+    """The `release_manifest.json` of a release: version, IDC version, creation time (ISO 8601,
+    UTC) and each file's name, size, sha256 and md5."""
+    return _encode(_manifest(release_version, idc_version, created, files))
+
+
+def lists_same_files(manifest: bytes, files: dict[str, Digests]) -> bool:
+    """Whether an earlier manifest lists exactly these files with these digests."""
+    try:
+        document = json.loads(manifest)
+    except ValueError:
+        return False
+    return (
+        isinstance(document, dict) and document.get("files") == _manifest("", 0, "", files)["files"]
+    )
+
+
 def publish_release(
     directory: Path,
     bucket: ReleaseBucket,
@@ -466,6 +486,7 @@ def publish_release(
     *,
     indices: Iterable[str] | None = None,
     blocking_failures: Sequence[str] = (),
+    files: dict[str, Digests] | None = None,
     concurrency: int = 4,
     progress: Callable[[Step], None] | None = None,
     log: Callable[[str], None] = _log.info,
@@ -474,8 +495,9 @@ def publish_release(
 
     Refuses (ReleaseRefused, nothing written) on any blocking check failure given, an invalid
     release (see `validate_release`; `indices` are the ones that must be there, by default every
-    registered index), or a version already published with other content. `progress` is called
-    from worker threads after each object."""
+    registered index), or a version already published with other content. `files`: what
+    `validate_release` returned for `directory`, when the caller validated it already. `progress`
+    is called from worker threads after each object."""
     directory = Path(directory)
     if blocking_failures:
         raise ReleaseRefused(
@@ -483,9 +505,10 @@ def publish_release(
         )
     versioned, current = f"{release_version}/{ARTIFACTS}/", f"{CURRENT}/{ARTIFACTS}/"
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        files = validate_release(
-            directory, release_version, idc_version, indices=indices, pool=pool
-        )
+        if files is None:
+            files = validate_release(
+                directory, release_version, idc_version, indices=indices, pool=pool
+            )
         log(f"publishing {len(files)} files as release {release_version} to {bucket.target}")
 
         # Immutability: an existing version must hold exactly these bytes, else nothing is written.
@@ -507,9 +530,9 @@ def publish_release(
         if versioned + MANIFEST in existing:
             # A complete earlier publish of the same files: keep its creation time, so the
             # manifest's bytes are the same and a re-run verifies it instead of failing.
-            earlier = json.loads(bucket.read(versioned + MANIFEST))
-            if earlier.get("files") == _manifest("", 0, "", files)["files"]:
-                created = earlier["created"]
+            earlier = bucket.read(versioned + MANIFEST)
+            if lists_same_files(earlier, files):
+                created = json.loads(earlier)["created"]
             else:
                 problems.append(f"{versioned}{MANIFEST}: lists other files")
         if problems:
@@ -520,7 +543,7 @@ def publish_release(
             )
 
         report = PublishReport(bucket.target, release_version, idc_version, created)
-        manifest = _encode(_manifest(release_version, idc_version, created, files))
+        manifest = release_manifest(release_version, idc_version, created, files)
         digests = {**files, MANIFEST: digests_of(manifest)}
 
         def record(action: str, info: ObjectInfo) -> ObjectInfo:
