@@ -124,6 +124,8 @@ def _release(args: argparse.Namespace) -> int:
     code = _run_job("publish_release", selection, args, release)
     if code == 0:
         print(f"published to {os.environ['IDC_RELEASE_BUCKET']}")
+        if os.environ.get("IDC_GITHUB_REPOSITORY"):
+            print(f"published to the GitHub releases of {os.environ['IDC_GITHUB_REPOSITORY']}")
     return code
 
 

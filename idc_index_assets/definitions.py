@@ -37,6 +37,7 @@ from idc_index_assets.releases.assets import (
     idc_index_release,
 )
 from idc_index_assets.releases.checks import build_release_checks
+from idc_index_assets.releases.github import GitHubReleases
 from idc_index_assets.releases.notes_asset import build_release_notes_asset
 from idc_index_assets.sources.assets import OBSERVE_SOURCES
 
@@ -115,7 +116,8 @@ publish_release_job = define_asset_job(
     selection=AssetSelection.assets(idc_index_data_wheel, release_notes, idc_index_release),
     description=(
         "Publish one IDC version's checked artifacts, wheel and release notes to the release "
-        "bucket's versioned and current paths."
+        "bucket's versioned and current paths and, when configured, to the GitHub release of the "
+        "version."
     ),
 )
 
@@ -158,6 +160,11 @@ defs = Definitions(
             gcp_project=EnvVar("GCP_PROJECT"),
             concurrency=EnvVar("IDC_RELEASE_CONCURRENCY"),
             configure_bucket=EnvVar("IDC_CONFIGURE_BUCKET"),
+        ),
+        "github_release": GitHubReleases(
+            repository=EnvVar("IDC_GITHUB_REPOSITORY"),
+            api_url=EnvVar("IDC_GITHUB_API_URL"),
+            token=EnvVar("GITHUB_TOKEN"),
         ),
     },
 )

@@ -44,6 +44,12 @@ DEFAULTS = {
     # how a run executes its steps: empty for Dagster's default (a process per step), k8s for a
     # Kubernetes pod per step (needs the `production` extra)
     "IDC_EXECUTOR": "",
+    # owner/repo whose GitHub release <version> receives the release's files; empty means off
+    "IDC_GITHUB_REPOSITORY": "",
+    # GitHub REST API (GitHub Enterprise: https://HOST/api/v3)
+    "IDC_GITHUB_API_URL": "https://api.github.com",
+    # token with the contents: write permission on IDC_GITHUB_REPOSITORY (a secret)
+    "GITHUB_TOKEN": "",
     # release_notes warns (row_count_drop) when an index lost more than this fraction of its rows
     "IDC_MAX_ROW_DROP": "0.1",
 }

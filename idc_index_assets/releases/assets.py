@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dagster import (
@@ -37,12 +38,19 @@ from pydantic import Field
 from tqdm import tqdm
 
 from idc_index_assets import settings
-from idc_index_assets.failures import RETRY_POLICY, only_transient_retried
+from idc_index_assets.failures import RETRY_POLICY, describe, is_transient, only_transient_retried
 from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS
 from idc_index_assets.indices.checks import BLOCKING_CHECKS, evaluate_files
 from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.indices.validation import sha256_file
+from idc_index_assets.releases.github import (
+    CHANNEL as GITHUB,
+)
+from idc_index_assets.releases.github import (
+    GitHubReleases,
+    publish_github_release,
+)
 from idc_index_assets.releases.notes import NOTES_ASSET
 from idc_index_assets.releases.publish import (
     ARTIFACTS,
@@ -55,6 +63,7 @@ from idc_index_assets.releases.publish import (
     configure_bucket,
     open_bucket,
     publish_release,
+    validate_release,
 )
 from idc_index_assets.releases.wheel import build_wheel, wheel_filename
 from idc_index_assets.settings import parse_idc_version
@@ -337,8 +346,9 @@ def _objects_table(report: PublishReport) -> MetadataValue:
     deps=[AssetKey(spec.name) for spec in RELEASED_INDICES]
     + [AssetKey(WHEEL_ASSET), AssetKey(NOTES_ASSET)],
     group_name="publishing",
-    # Where IDC_RELEASE_BUCKET sends releases when the definitions load: GCS or a directory.
-    kinds={"gcs" if _RELEASE_BUCKET.startswith("gs://") else "file"},
+    # Where IDC_RELEASE_BUCKET (and IDC_GITHUB_REPOSITORY) send releases when the definitions load.
+    kinds={"gcs" if _RELEASE_BUCKET.startswith("gs://") else "file"}
+    | ({"github"} if os.environ.get("IDC_GITHUB_REPOSITORY") else set()),
     automation_condition=PUBLISH_WHEN_CHECKED,
     retry_policy=RETRY_POLICY,
     description=(
@@ -346,23 +356,35 @@ def _objects_table(report: PublishReport) -> MetadataValue:
         "the release notes) "
         f"published to `<bucket>/<version>/{ARTIFACTS}/` (immutable) and "
         f"`<bucket>/{CURRENT}/{ARTIFACTS}/` (the newest release), each with a "
-        "release_manifest.json; the bucket is IDC_RELEASE_BUCKET (GCS or a local directory)."
+        "release_manifest.json; the bucket is IDC_RELEASE_BUCKET (GCS or a local directory). "
+        "With IDC_GITHUB_REPOSITORY set, also the assets of that repository's GitHub release "
+        "`<version>`."
     ),
 )
 def idc_index_release(
-    context: AssetExecutionContext, artifacts: ArtifactStore, release_target: ReleaseTarget
+    context: AssetExecutionContext,
+    artifacts: ArtifactStore,
+    release_target: ReleaseTarget,
+    github_release: GitHubReleases,
 ):
     with only_transient_retried():
-        return _release(context, artifacts, release_target)
+        return _release(context, artifacts, release_target, github_release)
 
 
 def _release(
-    context: AssetExecutionContext, artifacts: ArtifactStore, release_target: ReleaseTarget
+    context: AssetExecutionContext,
+    artifacts: ArtifactStore,
+    release_target: ReleaseTarget,
+    github_release: GitHubReleases,
 ) -> MaterializeResult:
     idc_version = parse_idc_version(context.partition_key)
     release_version = artifacts.release_version_for(idc_version)
     directory = artifacts.directory(idc_version)
     workers = release_target.workers  # a bad setting fails here, before any work
+    if github_release.problems():
+        raise _refusal(
+            context, "the GitHub release channel is misconfigured", github_release.problems()
+        )
     what = f"not publishing IDC version {idc_version} as release {release_version}"
     problems = unchecked_materializations(context.instance, context.partition_key, RELEASED_INDICES)
     problems += blocking_failures(directory, idc_version, release_version, RELEASED_INDICES)
@@ -370,7 +392,17 @@ def _release(
         problems.append(f"{wheel_filename(release_version)}: missing; materialize {WHEEL_ASSET}")
     if problems:
         raise _refusal(context, what, problems)
+    indices = [spec.name for spec in RELEASED_INDICES]
+    try:
+        validated = validate_release(directory, release_version, idc_version, indices=indices)
+    except ReleaseRefused as refused:
+        raise _refusal(context, refused.reason, refused.problems) from refused
 
+    # Channels are independent: each is tried, and each is idempotent, so a re-run completes
+    # what a failed one left. One failed channel fails the step, naming it.
+    failed: list[str] = []
+    retry = True  # unless a channel failed for good (see `failures`)
+    report, github_report = None, None
     files = [p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")]
     progress = _Progress(context, 2 * (len(files) + 1), 2 * sum(p.stat().st_size for p in files))
     try:
@@ -383,16 +415,45 @@ def _release(
                 bucket,
                 release_version,
                 idc_version,
-                indices=[spec.name for spec in RELEASED_INDICES],
+                indices=indices,
+                files=validated,
                 concurrency=workers,
                 progress=progress,
                 log=context.log.info,
             )
-    except ReleaseRefused as refused:
-        raise _refusal(context, refused.reason, refused.problems) from refused
+    except Exception as error:
+        failed.append(f"channel bucket ({release_target.bucket}): {describe(error)}")
+        retry &= is_transient(error)
     finally:
         progress.close()
+    if github_release.enabled:
+        progress = _Progress(context, len(files) + 1, sum(p.stat().st_size for p in files))
+        try:
+            github_report = publish_github_release(
+                directory,
+                validated,
+                github_release.open(),
+                release_version,
+                idc_version,
+                created=report.created if report else datetime.now(UTC).isoformat("T", "seconds"),
+                progress=progress,
+                log=context.log.info,
+            )
+        except Exception as error:
+            failed.append(f"channel {GITHUB} ({github_release.repository}): {describe(error)}")
+            retry &= is_transient(error)
+        finally:
+            progress.close()
+    if failed:
+        for failure in failed:
+            context.log.error(failure)
+        raise Failure(
+            description=f"{what}:\n" + "\n".join(failed),
+            metadata={"problems": MetadataValue.md("\n".join(f"- {f}" for f in failed))},
+            allow_retries=retry,
+        )
     versioned = f"{release_version}/{ARTIFACTS}/"
+    in_versioned = [o for o in report.objects.values() if o.path.startswith(versioned)]
     return MaterializeResult(
         metadata={
             "target": report.target,
@@ -403,6 +464,20 @@ def _release(
             "bytes_uploaded": report.bytes_uploaded,
             "bytes_copied": report.bytes_copied,
             "deleted_from_current": len(report.deleted),
+            "bucket_uploaded": sum(o.action == "uploaded" for o in in_versioned),
+            "bucket_unchanged": sum(o.action == "verified" for o in in_versioned),
+            **_github_metadata(github_report),
             "objects": _objects_table(report),
         },
     )
+
+
+def _github_metadata(report) -> dict:
+    if report is None:
+        return {"github_release_url": "(no GitHub repository configured)"}
+    return {
+        "github_release_url": MetadataValue.url(report.url),
+        "github_uploaded": len(report.uploaded),
+        "github_unchanged": len(report.unchanged),
+        "github_bytes_uploaded": report.bytes_uploaded,
+    }

@@ -67,7 +67,12 @@ _log = logging.getLogger(__name__)
 
 
 class GitHubError(RuntimeError):
-    """GitHub refused a request, or it still failed when the retry budget was spent."""
+    """GitHub refused a request (401, 403, 404, ...), or it still failed (5xx, rate limits, lost
+    connections: `transient`) when the retry budget was spent."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -219,8 +224,11 @@ class GitHubRepository:
             }.get(error.response.status_code)
             if isinstance(error, RateLimitExceeded):
                 hint = "rate limited for longer than the retry budget allows; run again later"
-            return GitHubError(f"{what}: {_describe(error)}" + (f"; {hint}" if hint else ""))
-        return GitHubError(f"{what}: {_describe(error)}")
+            return GitHubError(
+                f"{what}: {_describe(error)}" + (f"; {hint}" if hint else ""),
+                transient=_transient(error) or isinstance(error, RateLimitExceeded),
+            )
+        return GitHubError(f"{what}: {_describe(error)}", transient=_transient(error))
 
     def _call(self, doing: str, request: Callable[[], Any], *, missing_ok: bool = False) -> Any:
         """The JSON of `request()`'s answer (None for 404 if `missing_ok`); errors explained."""
@@ -385,7 +393,9 @@ class GitHubRepository:
                 except GitHubError as failed:
                     if name in str(failed):
                         raise
-                    raise GitHubError(f"uploading {name}: {failed}") from failed
+                    raise GitHubError(
+                        f"uploading {name}: {failed}", transient=failed.transient
+                    ) from failed
                 _log.warning(f"{_describe(error)}; uploading {name} again in {wait:.1f} s")
                 time.sleep(wait)
                 continue

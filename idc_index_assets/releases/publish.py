@@ -55,7 +55,6 @@ CONTENT_TYPES = {
     ".sql": "text/plain; charset=utf-8",
     ".sha256": "text/plain; charset=utf-8",
     ".whl": "application/zip",
-    ".md": "text/markdown; charset=utf-8",
 }
 # Browsers (DuckDB-WASM, hyparquet, ...) read parquet with Range requests across origins.
 CORS_HEADERS = [

@@ -19,6 +19,7 @@ from idc_index_assets.releases.notes import NOTES_JSON, NOTES_MARKDOWN
 from idc_index_assets.releases.publish import ARTIFACTS, CURRENT, MANIFEST
 from idc_index_assets.releases.wheel import wheel_filename
 from tests.conftest import SAMPLE_VERSIONS
+from tests.servers.github_server import GitHubServer
 
 N = SAMPLE_VERSIONS
 RELEASE = f"{N}.0.0"
@@ -242,3 +243,72 @@ def test_the_release_command(sample_source, environment, monkeypatch, tmp_path, 
     assert main(["release", "--version", f"{N + 1}.0.0"]) == 2
     assert f"{N + 1}.0.0 is not for IDC version {N}" in capsys.readouterr().err
     assert not list(Path(os.environ["IDC_ARTIFACTS_DIR"]).rglob(f"*{N + 1}.0.0*.whl"))
+
+
+TOKEN = "the-token-value"
+
+
+@pytest.fixture
+def github(monkeypatch):
+    """A GitHub API server on loopback, configured as the GitHub release channel."""
+    with GitHubServer("owner/repo", TOKEN) as server:
+        monkeypatch.setenv("IDC_GITHUB_REPOSITORY", "owner/repo")
+        monkeypatch.setenv("IDC_GITHUB_API_URL", server.api_url)
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        yield server
+
+
+def test_release_job_publishes_to_every_channel(built, github, tmp_path):
+    instance, artifacts = built
+    result = run(instance, "release_job")
+    assert result.success, failures(result)
+
+    published = sorted(p.name for p in artifacts.iterdir() if p.is_file())
+    release = github.release(RELEASE)
+    assert not release.draft
+    assert sorted(a.name for a in release.assets.values()) == sorted([*published, MANIFEST])
+    bucket_manifest = (tmp_path / "bucket" / RELEASE / ARTIFACTS / MANIFEST).read_bytes()
+    assert release.asset(MANIFEST).data == bucket_manifest  # one manifest, in both channels
+    metadata = latest_release_metadata(instance)
+    web = github.url("web")
+    assert metadata["github_release_url"] == f"{web}/owner/repo/releases/tag/{RELEASE}"
+    everything = len(published) + 1
+    assert (metadata["github_uploaded"], metadata["github_unchanged"]) == (everything, 0)
+    assert (metadata["bucket_uploaded"], metadata["bucket_unchanged"]) == (everything, 0)
+
+    result = run(instance, "release_job")  # again: both channels verify, nothing is uploaded
+    assert result.success, failures(result)
+    metadata = latest_release_metadata(instance)
+    assert (metadata["github_uploaded"], metadata["github_unchanged"]) == (0, everything)
+    assert (metadata["bucket_uploaded"], metadata["bucket_unchanged"]) == (0, everything)
+    assert not any(TOKEN in str(entry) for entry in instance.all_logs(result.run_id))
+
+
+def test_a_failed_channel_fails_the_step_naming_it_and_the_file(built, github, tmp_path):
+    instance, artifacts = built
+    github.fail("POST", r".*/assets", 403, message="Resource not accessible by integration")
+    result = run(instance, "release_job")
+    assert not result.success
+    text = failures(result)
+    first = sorted(p.name for p in artifacts.iterdir() if p.is_file())[0]
+    assert f"channel github (owner/repo): uploading {first}" in text
+    assert "contents: write" in text
+    # Not retried (GitHub refused); the bucket channel published all the same.
+    assert len([r for r in github.requests if r.method == "POST" and "/assets" in r.path]) == 1
+    assert (tmp_path / "bucket" / RELEASE / ARTIFACTS / MANIFEST).exists()
+    assert github.release(RELEASE).draft
+
+    result = run(instance, "release_job", [RELEASE_ASSET])  # the re-run completes the draft
+    assert result.success, failures(result)
+    assert not github.release(RELEASE).draft
+
+
+def test_a_github_channel_without_a_token_fails_before_any_work(
+    built, github, monkeypatch, tmp_path
+):
+    instance, _ = built
+    monkeypatch.setenv("GITHUB_TOKEN", "")
+    result = run(instance, "release_job", [RELEASE_ASSET])
+    assert not result.success
+    assert "GITHUB_TOKEN is not set" in failures(result)
+    assert not (tmp_path / "bucket").exists() and github.requests == []
