@@ -1,5 +1,6 @@
 """The idc_index_data_wheel asset built from the sample's checked artifacts, and the real `idc-index`
-client from PyPI working on it, unchanged, in a fresh virtual environment."""
+client from PyPI working on it, unchanged, in a fresh virtual environment: on the indices the wheel
+bundles, and on one it downloads from the GitHub release the release channel published."""
 
 import json
 import shutil
@@ -9,12 +10,16 @@ import zipfile
 from email.parser import Parser
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from idc_index_assets.cli import main
+from idc_index_assets.releases.github import GitHubRepository, publish_github_release
+from idc_index_assets.releases.publish import validate_release
 from idc_index_assets.releases.wheel import wheel_filename
 from tests.conftest import SAMPLE_VERSIONS
+from tests.servers.github_server import GitHubServer
 
 RELEASE = f"{SAMPLE_VERSIONS}.0.0"
 CLIENT = "idc-index==0.13.4"
@@ -70,11 +75,21 @@ def test_package_refuses_a_version_other_than_the_artifacts(environment, capsys)
     assert not list(environment.glob("*.whl"))
 
 
-# Run by the real client inside the fresh environment; prints what it found as JSON.
+# The repository whose releases the client downloads the indices its wheel does not bundle from.
+CLIENT_REPOSITORY = "ImagingDataCommons/idc-index-data"
+DOWNLOADED = "sm_index"
+
+# Run by the real client inside the fresh environment; prints what it found as JSON. The download
+# URL of one non-bundled index is pointed at the loopback GitHub server (argv[2]), keeping its path.
 _CLIENT_PROBE = r"""
 import json, sys
 from idc_index import IDCClient
 client = IDCClient()
+downloaded, github, frame_out = sys.argv[3], sys.argv[2], sys.argv[4]
+url = client.indices_overview[downloaded]["url"]
+client.indices_overview[downloaded]["url"] = github + url.removeprefix("https://github.com")
+client.fetch_index(downloaded)
+getattr(client, downloaded).to_parquet(frame_out)
 collection, = [c for c in sorted(client.get_collections()) if c == sys.argv[1]]
 patients = client.get_patients(collection, outputFormat="list")
 studies = client.get_dicom_studies(sorted(patients)[0], outputFormat="list")
@@ -92,6 +107,8 @@ print(json.dumps({
     "indices": sorted(client.indices_overview),
     "schema_columns": [c["name"] for c in client.get_index_schema("index")["columns"]],
     "idc_version": client.get_idc_version(),
+    "download_url": url,
+    "downloaded_file": client.indices_overview[downloaded]["file_path"],
 }))
 """
 
@@ -120,15 +137,36 @@ def test_the_real_idc_index_client_works_on_the_wheel(wheel, environment, tmp_pa
 
     index = pq.read_table(environment / "idc_index.parquet").to_pylist()
     collection = sorted({r["collection_id"] for r in index})[0]
-    probe = subprocess.run(
-        [str(python), "-c", _CLIENT_PROBE, collection],
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"HOME": str(tmp_path), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"},
-    )
+    frame = tmp_path / "downloaded_frame.parquet"
+    with GitHubServer(CLIENT_REPOSITORY, "token") as github:
+        files = validate_release(environment, RELEASE, SAMPLE_VERSIONS)
+        publish_github_release(
+            environment,
+            files,
+            GitHubRepository(CLIENT_REPOSITORY, "token", github.api_url),
+            RELEASE,
+            SAMPLE_VERSIONS,
+            created="2026-01-01T00:00:00+00:00",
+        )
+        probe = subprocess.run(
+            [str(python), "-c", _CLIENT_PROBE, collection, github.url("web"), DOWNLOADED, frame],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={"HOME": str(tmp_path), "PATH": f"{venv / 'bin'}:/usr/bin:/bin"},
+        )
+    assert probe.returncode == 0, probe.stderr
     found = json.loads(probe.stdout.strip().splitlines()[-1])
+
+    # The non-bundled index, downloaded from the GitHub release: our file, and our rows.
+    assert found["download_url"] == (
+        f"https://github.com/{CLIENT_REPOSITORY}/releases/download/{RELEASE}/{DOWNLOADED}.parquet"
+    )
+    ours = environment / f"{DOWNLOADED}.parquet"
+    assert Path(found["downloaded_file"]).read_bytes() == ours.read_bytes()
+    expected = pd.read_parquet(ours)
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(pd.read_parquet(frame), expected)
 
     assert found["collections"] == sorted({r["collection_id"] for r in index})
     assert found["patients"] == sorted(
