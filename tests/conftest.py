@@ -22,6 +22,14 @@ from tests.servers import gcs_server
 SAMPLE_VERSIONS = 3
 
 
+@pytest.fixture(autouse=True)
+def no_real_github(monkeypatch):
+    """No test publishes to a GitHub repository configured in the shell; the tests of the GitHub
+    channel configure their loopback server themselves."""
+    monkeypatch.setenv("IDC_GITHUB_REPOSITORY", "")
+    monkeypatch.setenv("GITHUB_TOKEN", "")
+
+
 @pytest.fixture(scope="session")
 def sample_source(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("source")

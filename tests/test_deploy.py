@@ -201,6 +201,8 @@ def test_the_helm_values_run_this_code_location_with_the_production_settings():
     launcher = values["runLauncher"]
     assert launcher["type"] == "K8sRunLauncher"
     assert launcher["config"]["k8sRunLauncher"]["envConfigMaps"] == [{"name": config_map}]
+    # the GitHub release channel's token, from a Secret, in the code server and its runs
+    assert launcher["config"]["k8sRunLauncher"]["envSecrets"] == deployment["envSecrets"]
     # The artifacts volume is where production.env puts the artifacts.
     production = dict(
         line.split("=", 1)
