@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import re
 import time
@@ -264,24 +265,26 @@ class GitHubRepository:
         )
         if published is not None:
             return published
-        for page in range(1, 1_000_000):
-            releases = self._call(
-                "listing releases",
-                lambda page=page: self.github.rest.repos.list_releases(
-                    self.owner, self.name, per_page=_PAGE, page=page
-                ),
-            )
-            for release in releases:
-                if release["tag_name"] == tag and release["draft"]:
-                    return release
-            if len(releases) < _PAGE:
-                return None
-        return None
+        releases = self._pages(
+            "listing releases",
+            lambda page: self.github.rest.repos.list_releases(
+                self.owner, self.name, per_page=_PAGE, page=page
+            ),
+        )
+        return next((r for r in releases if r["tag_name"] == tag and r["draft"]), None)
+
+    def _pages(self, doing: str, fetch: Callable[[int], Any]) -> Iterator[dict[str, Any]]:
+        """The items of a paginated list, page after page, as long as they are asked for."""
+        for page in itertools.count(1):
+            documents = self._call(doing, lambda page=page: fetch(page))
+            yield from documents
+            if len(documents) < _PAGE:
+                return
 
     def create_draft(self, tag: str, name: str, body: str) -> dict[str, Any]:
         """A new draft release for `tag`. Not repeated on a 5xx answer, which may hide a draft that
         was created: the draft is looked for again first."""
-        for attempt in range(1_000_000):
+        for attempt in itertools.count():
             try:
                 return self.github.rest.repos.create_release(
                     self.owner, self.name, tag_name=tag, name=name, body=body, draft=True
@@ -297,7 +300,7 @@ class GitHubRepository:
                 found = self.find_release(tag)
                 if found is not None:
                     return found
-        raise AssertionError("unreachable")
+        raise AssertionError("itertools.count() ended")
 
     def update_release(self, release: dict[str, Any], **changes: Any) -> dict[str, Any]:
         return self._call(
@@ -308,18 +311,14 @@ class GitHubRepository:
         )
 
     def assets(self, release: dict[str, Any]) -> dict[str, RemoteAsset]:
-        found: dict[str, RemoteAsset] = {}
-        for page in range(1, 1_000_000):
-            documents = self._call(
-                f"listing the assets of release {release['tag_name']}",
-                lambda page=page: self.github.rest.repos.list_release_assets(
-                    self.owner, self.name, release["id"], per_page=_PAGE, page=page
-                ),
-            )
-            found.update((d["name"], RemoteAsset.of(d)) for d in documents)
-            if len(documents) < _PAGE:
-                return found
-        return found
+        """The release's assets by name (asset names are unique within a release)."""
+        documents = self._pages(
+            f"listing the assets of release {release['tag_name']}",
+            lambda page: self.github.rest.repos.list_release_assets(
+                self.owner, self.name, release["id"], per_page=_PAGE, page=page
+            ),
+        )
+        return {d["name"]: RemoteAsset.of(d) for d in documents}
 
     def delete(self, asset: RemoteAsset) -> None:
         self._call(
@@ -372,7 +371,7 @@ class GitHubRepository:
         url = release["upload_url"].split("{", 1)[0]
         body = source if isinstance(source, bytes) else _FileBody(source)
         headers = {"Content-Type": content_type(name), "Content-Length": str(digests.size)}
-        for attempt in range(1_000_000):
+        for attempt in itertools.count():
             try:
                 response = self.github.request(
                     "POST", url, params={"name": name}, content=body, headers=headers
@@ -385,6 +384,8 @@ class GitHubRepository:
                     asset = self.assets(release).get(name)
                     if asset is not None and self.holds(asset, digests):
                         return asset
+                    if conflict and asset is None:  # refused for another reason than the name
+                        raise self.refusal(error, f"uploading {name}") from error
                     wait = 0.0 if conflict and attempt == 0 else self.budget.delay(attempt)
                     if wait is None:
                         raise self.refusal(error, f"uploading {name}") from error
@@ -407,7 +408,7 @@ class GitHubRepository:
                     f"(sha256:{digests.sha256}): was the file changed during the publish?"
                 )
             return asset
-        raise AssertionError("unreachable")
+        raise AssertionError("itertools.count() ended")
 
 
 def release_body(
