@@ -43,6 +43,7 @@ from githubkit.exception import GitHubException, RateLimitExceeded, RequestError
 from githubkit.retry import RetryOption
 from pydantic import Field
 
+from idc_index_assets.releases.notes import NOTES_MARKDOWN
 from idc_index_assets.releases.publish import (
     MANIFEST,
     Digests,
@@ -57,8 +58,6 @@ from idc_index_assets.releases.publish import (
 
 CHANNEL = "github"
 API_URL = "https://api.github.com"
-# The release body, when the release has notes among its files.
-NOTES = "release_notes.md"
 RETRY_BUDGET_S = 900.0
 MAX_BACKOFF_S = 60.0
 _REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+")
@@ -416,8 +415,8 @@ def release_body(
 ) -> str:
     """The release's description: the release notes when the files include them, else a line
     saying what the release is."""
-    if NOTES in files:
-        return (directory / NOTES).read_text()
+    if NOTES_MARKDOWN in files:
+        return (directory / NOTES_MARKDOWN).read_text()
     return (
         f"idc-index-data {release_version}: the index files of NCI Imaging Data Commons "
         f"version {idc_version}. `{MANIFEST}` lists every file with its size and sha256."

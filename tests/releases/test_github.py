@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from idc_index_assets.releases.github import (
-    NOTES,
     GitHubError,
     GitHubReleases,
     GitHubRepository,
     publish_github_release,
 )
+from idc_index_assets.releases.notes import NOTES_MARKDOWN
 from idc_index_assets.releases.publish import MANIFEST, ReleaseRefused, validate_release
 from tests.conftest import SAMPLE_VERSIONS
 from tests.servers.github_server import API, UPLOADS, Asset, GitHubServer
@@ -266,7 +266,7 @@ def test_a_token_that_may_not_push_fails_before_any_change(artifacts_copy):
 
 
 def test_release_notes_become_the_release_body(server, artifacts_copy):
-    (artifacts_copy / NOTES).write_text("# idc-index-data 3.0.0\n\nWhat changed.\n")
+    (artifacts_copy / NOTES_MARKDOWN).write_text("# idc-index-data 3.0.0\n\nWhat changed.\n")
     publish(artifacts_copy, repository(server))
     assert server.release(RELEASE).body == "# idc-index-data 3.0.0\n\nWhat changed.\n"
     publish(artifacts_copy, repository(server), body="Edited notes.")

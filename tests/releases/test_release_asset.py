@@ -269,6 +269,7 @@ def test_release_job_publishes_to_every_channel(built, github, tmp_path):
     assert sorted(a.name for a in release.assets.values()) == sorted([*published, MANIFEST])
     bucket_manifest = (tmp_path / "bucket" / RELEASE / ARTIFACTS / MANIFEST).read_bytes()
     assert release.asset(MANIFEST).data == bucket_manifest  # one manifest, in both channels
+    assert release.body == (artifacts / NOTES_MARKDOWN).read_text()  # the notes describe it
     metadata = latest_release_metadata(instance)
     web = github.url("web")
     assert metadata["github_release_url"] == f"{web}/owner/repo/releases/tag/{RELEASE}"
