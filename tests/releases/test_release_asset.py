@@ -258,9 +258,9 @@ def github(monkeypatch):
         yield server
 
 
-def test_release_job_publishes_to_every_channel(built, github, tmp_path):
+def test_publish_release_publishes_to_every_channel(built, github, tmp_path):
     instance, artifacts = built
-    result = run(instance, "release_job")
+    result = run(instance, "publish_release")
     assert result.success, failures(result)
 
     published = sorted(p.name for p in artifacts.iterdir() if p.is_file())
@@ -277,7 +277,7 @@ def test_release_job_publishes_to_every_channel(built, github, tmp_path):
     assert (metadata["github_uploaded"], metadata["github_unchanged"]) == (everything, 0)
     assert (metadata["bucket_uploaded"], metadata["bucket_unchanged"]) == (everything, 0)
 
-    result = run(instance, "release_job")  # again: both channels verify, nothing is uploaded
+    result = run(instance, "publish_release")  # again: both channels verify, nothing is uploaded
     assert result.success, failures(result)
     metadata = latest_release_metadata(instance)
     assert (metadata["github_uploaded"], metadata["github_unchanged"]) == (0, everything)
@@ -288,7 +288,7 @@ def test_release_job_publishes_to_every_channel(built, github, tmp_path):
 def test_a_failed_channel_fails_the_step_naming_it_and_the_file(built, github, tmp_path):
     instance, artifacts = built
     github.fail("POST", r".*/assets", 403, message="Resource not accessible by integration")
-    result = run(instance, "release_job")
+    result = run(instance, "publish_release")
     assert not result.success
     text = failures(result)
     first = sorted(p.name for p in artifacts.iterdir() if p.is_file())[0]
@@ -299,7 +299,7 @@ def test_a_failed_channel_fails_the_step_naming_it_and_the_file(built, github, t
     assert (tmp_path / "bucket" / RELEASE / ARTIFACTS / MANIFEST).exists()
     assert github.release(RELEASE).draft
 
-    result = run(instance, "release_job", [RELEASE_ASSET])  # the re-run completes the draft
+    result = run(instance, "publish_release", [RELEASE_ASSET])  # the re-run completes the draft
     assert result.success, failures(result)
     assert not github.release(RELEASE).draft
 
@@ -309,7 +309,7 @@ def test_a_github_channel_without_a_token_fails_before_any_work(
 ):
     instance, _ = built
     monkeypatch.setenv("GITHUB_TOKEN", "")
-    result = run(instance, "release_job", [RELEASE_ASSET])
+    result = run(instance, "publish_release", [RELEASE_ASSET])
     assert not result.success
     assert "GITHUB_TOKEN is not set" in failures(result)
     assert not (tmp_path / "bucket").exists() and github.requests == []
