@@ -21,6 +21,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from idc_index_assets import settings
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS
 from idc_index_assets.indices.checks import Outcome
@@ -96,7 +97,9 @@ def build_release_notes_asset(max_row_drop: float) -> AssetsDefinition:
                     config.against, idc_version, artifacts, release_target, stack
                 )
                 notes = compute_notes(
-                    directory, previous, memory_limit=index_engine.duckdb_memory_limit
+                    directory,
+                    previous,
+                    memory_limit=settings.duckdb_memory_limit(index_engine.duckdb_memory_limit),
                 )
             except NotesError as error:
                 raise Failure(str(error), allow_retries=False) from error
