@@ -448,7 +448,7 @@ def _release(
         for failure in failed:
             context.log.error(failure)
         raise Failure(
-            description=f"{what}:\n" + "\n".join(failed),
+            description="\n".join(failed),  # each line names its channel and where it goes
             metadata={"problems": MetadataValue.md("\n".join(f"- {f}" for f in failed))},
             allow_retries=retry,
         )

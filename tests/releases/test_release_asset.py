@@ -229,7 +229,8 @@ def test_the_release_command(sample_source, environment, monkeypatch, tmp_path, 
     err = capsys.readouterr().err
     (failed,) = [line for line in err.splitlines() if line.startswith("FAILED")]
     assert failed == (
-        f"FAILED {RELEASE_ASSET}: no Google Cloud credentials found (DefaultCredentialsError): "
+        f"FAILED {RELEASE_ASSET}: channel bucket (gs://idc-release-without-credentials): "
+        "no Google Cloud credentials found (DefaultCredentialsError): "
         "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to "
         "a service account key file"
     )
