@@ -28,6 +28,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -67,24 +68,30 @@ def _measure(command: list[str], *, tmp: Path, env: dict[str, str] | None = None
 
     watcher = threading.Thread(target=watch, daemon=True)
     start = time.perf_counter()
-    child = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        env={**os.environ, **(env or {}), "TMPDIR": str(tmp)},
-        text=True,
-    )
-    watcher.start()
-    out = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    # stderr in the parent's temporary directory, not the child's (whose size is the spill)
+    with tempfile.TemporaryFile("w+") as errors:
+        child = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env={**os.environ, **(env or {}), "TMPDIR": str(tmp)},
+            text=True,
+        )
+        watcher.start()
+        out = child.stdout.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        errors.seek(0)
+        err = errors.read()
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
     done.set()
     watcher.join()
     shutil.rmtree(tmp, ignore_errors=True)
-    if child.returncode:
-        raise SystemExit(f"failed ({child.returncode}): {' '.join(command)}")
     last = out.strip().splitlines()[-1] if out.strip() else ""
     result = json.loads(last) if last.startswith("{") else {}
+    if child.returncode:  # reported in the table, so one failing index does not stop the others
+        lines = err.strip().splitlines()
+        result["failed"] = lines[-1] if lines else f"exit status {child.returncode}"
     return {
         **result,
         "seconds": wall,
@@ -220,6 +227,11 @@ def _build(root: Path, source: Path, name: str, args: argparse.Namespace) -> dic
 
 
 def _row(label: str, instances: int, m: dict) -> str:
+    if "failed" in m:
+        return (
+            f"| {label} | failed after {m['seconds']:.0f} s (peak RSS {m['peak_rss_mb']:.0f} MB): "
+            f"{m['failed'][:200]} |"
+        )
     work = m.get("work_seconds", m["seconds"])
     rate = instances / work if work else 0
     return (
@@ -275,7 +287,8 @@ def main() -> None:
     wall = work = 0.0
     for name in names:
         measured = _build(args.root, source, name, args)
-        wall, work = wall + measured["seconds"], work + measured["work_seconds"]
+        wall += measured["seconds"]
+        work += measured.get("work_seconds", measured["seconds"])
         emit(_row(name, instances, measured))
     emit(f"\nevery index, one after another: {wall:.0f} s wall, {work:.0f} s work\n")
 
@@ -297,7 +310,7 @@ def main() -> None:
         emit(HEADER)
         emit(_row("streaming writer (build_index)", instances, streamed))
         emit(_row("DuckDB COPY ... TO parquet", instances, copied))
-        ratio = streamed["work_seconds"] / copied["work_seconds"]
+        ratio = streamed.get("work_seconds", 0) / copied.get("work_seconds", 1)
         emit(f"\nwork time ratio streaming / COPY: {ratio:.2f}\n")
 
     if args.sweep:
