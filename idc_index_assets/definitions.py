@@ -36,7 +36,6 @@ from idc_index_assets.releases.assets import (
     idc_index_data_wheel,
     idc_index_release,
 )
-from idc_index_assets.releases.checks import build_release_checks
 from idc_index_assets.releases.github import GitHubReleases
 from idc_index_assets.releases.notes_asset import build_release_notes_asset
 from idc_index_assets.sources.assets import OBSERVE_SOURCES
@@ -130,7 +129,7 @@ defs = Definitions(
         release_notes,
         idc_index_release,
     ],
-    asset_checks=[*warning_checks, *build_release_checks()],
+    asset_checks=warning_checks,
     jobs=[observe_sources_job, build_indices_job, package_wheel_job, publish_release_job],
     sensors=[new_idc_version_sensor, publishing_automation],
     schedules=[weekly_rebuild, daily_source_observation],

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dagster import (
     AssetCheckKey,
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     AssetRecordsFilter,
@@ -44,6 +45,14 @@ from idc_index_assets.indices.checks import BLOCKING_CHECKS, evaluate_files
 from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.indices.validation import sha256_file
+from idc_index_assets.releases.checks import (
+    RELEASE_CHECK,
+    WHEEL_CHECK,
+    check_result,
+    check_spec,
+    release_problems,
+    wheel_problems,
+)
 from idc_index_assets.releases.github import (
     CHANNEL as GITHUB,
 )
@@ -204,6 +213,7 @@ class PackageIndex(ConfigurableResource):
     kinds={"python", "wheel"},
     automation_condition=PUBLISH_WHEN_CHECKED,
     retry_policy=RETRY_POLICY,
+    check_specs=[check_spec(WHEEL_ASSET, WHEEL_CHECK, IDC_VERSION_PARTITIONS)],
     description=(
         "The idc-index-data wheel of one IDC version: the bundled indices' Parquet files, the "
         "schema and SQL of every index and INDEX_METADATA, a drop-in replacement for the package "
@@ -214,12 +224,12 @@ def idc_index_data_wheel(
     context: AssetExecutionContext, artifacts: ArtifactStore, package_index: PackageIndex
 ):
     with only_transient_retried():
-        return _package(context, artifacts, package_index)
+        yield from _package(context, artifacts, package_index)
 
 
 def _package(
     context: AssetExecutionContext, artifacts: ArtifactStore, package_index: PackageIndex
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult | AssetCheckResult]:
     idc_version = parse_idc_version(context.partition_key)
     wheel = package_wheel(artifacts, idc_version)
     context.log.info(f"built {wheel}")
@@ -227,16 +237,19 @@ def _package(
     if package_index.url:
         upload = package_index.upload(wheel)
         context.log.info(upload)
-    return MaterializeResult(
+    release_version = artifacts.release_version_for(idc_version)
+    yield MaterializeResult(
         metadata={
             "path": MetadataValue.path(str(wheel)),
             "bytes": wheel.stat().st_size,
             "sha256": sha256_file(wheel),
-            "version": artifacts.release_version_for(idc_version),
+            "version": release_version,
             "uploaded_to": package_index.url or "(no package index configured)",
             "upload": upload,
         }
     )
+    problems = wheel_problems(wheel, wheel.parent, release_version, PACKAGED_INDICES)
+    yield check_result(WHEEL_ASSET, WHEEL_CHECK, problems, wheel=MetadataValue.path(str(wheel)))
 
 
 # --- the release ----------------------------------------------------------------------------------
@@ -351,6 +364,7 @@ def _objects_table(report: PublishReport) -> MetadataValue:
     | ({"github"} if os.environ.get("IDC_GITHUB_REPOSITORY") else set()),
     automation_condition=PUBLISH_WHEN_CHECKED,
     retry_policy=RETRY_POLICY,
+    check_specs=[check_spec(RELEASE_ASSET, RELEASE_CHECK, IDC_VERSION_PARTITIONS)],
     description=(
         "One IDC version's release: every artifact (indices, sidecars, schemas, SQL, the wheel, "
         "the release notes) "
@@ -368,7 +382,7 @@ def idc_index_release(
     github_release: GitHubReleases,
 ):
     with only_transient_retried():
-        return _release(context, artifacts, release_target, github_release)
+        yield from _release(context, artifacts, release_target, github_release)
 
 
 def _release(
@@ -376,7 +390,7 @@ def _release(
     artifacts: ArtifactStore,
     release_target: ReleaseTarget,
     github_release: GitHubReleases,
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult | AssetCheckResult]:
     idc_version = parse_idc_version(context.partition_key)
     release_version = artifacts.release_version_for(idc_version)
     directory = artifacts.directory(idc_version)
@@ -421,6 +435,8 @@ def _release(
                 progress=progress,
                 log=context.log.info,
             )
+            # Read back what the bucket now holds, as its readers will.
+            read_back, channels = release_problems(bucket, release_version)
     except Exception as error:
         failed.append(f"channel bucket ({release_target.bucket}): {describe(error)}")
         retry &= is_transient(error)
@@ -454,7 +470,7 @@ def _release(
         )
     versioned = f"{release_version}/{ARTIFACTS}/"
     in_versioned = [o for o in report.objects.values() if o.path.startswith(versioned)]
-    return MaterializeResult(
+    yield MaterializeResult(
         metadata={
             "target": report.target,
             "release_version": release_version,
@@ -469,6 +485,9 @@ def _release(
             **_github_metadata(github_report),
             "objects": _objects_table(report),
         },
+    )
+    yield check_result(
+        RELEASE_ASSET, RELEASE_CHECK, read_back, channels=", ".join(channels) or "none"
     )
 
 

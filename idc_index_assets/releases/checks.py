@@ -1,4 +1,5 @@
-"""Checks on what leaves the pipeline, per IDC version, run after the asset they check:
+"""Checks on what leaves the pipeline, per IDC version, blocking checks of the assets they check
+(evaluated in the same step, right after the asset is made):
 
 - `installs_and_matches` (the wheel, blocking): the wheel installs into a scratch virtual
   environment, `import idc_index_data` works there, its version is the release version, its
@@ -13,29 +14,14 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetChecksDefinition,
-    MetadataValue,
-    asset_check,
-)
+from dagster import AssetCheckResult, AssetCheckSpec, AssetKey, MetadataValue
 
-from idc_index_assets.failures import only_transient_retried
-from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS
-from idc_index_assets.indices.store import ArtifactStore
+from idc_index_assets.indices.registry import IndexSpec
 from idc_index_assets.indices.validation import sha256_file
-from idc_index_assets.releases.assets import (
-    PACKAGED_INDICES,
-    RELEASE_ASSET,
-    WHEEL_ASSET,
-    ReleaseTarget,
-)
 from idc_index_assets.releases.publish import ARTIFACTS, CURRENT, MANIFEST, ReleaseBucket
-from idc_index_assets.releases.wheel import wheel_filename
-from idc_index_assets.settings import parse_idc_version
 
 WHEEL_CHECK = "installs_and_matches"
 RELEASE_CHECK = "matches_manifest"
@@ -102,15 +88,18 @@ def installed_wheel(wheel: Path) -> dict | str:
         return found
 
 
-def wheel_problems(wheel: Path, directory: Path, release_version: str) -> list[str]:
-    """Every way the installed `wheel` differs from what the artifacts in `directory` promise."""
+def wheel_problems(
+    wheel: Path, directory: Path, release_version: str, packaged: Sequence[IndexSpec]
+) -> list[str]:
+    """Every way the installed `wheel` differs from what the artifacts in `directory` promise
+    for the `packaged` indices."""
     found = installed_wheel(wheel)
     if isinstance(found, str):
         return [found]
     problems = []
     if found["version"] != release_version:
         problems.append(f"idc_index_data.__version__ is {found['version']}, not {release_version}")
-    expected = {spec.name: spec for spec in PACKAGED_INDICES}
+    expected = {spec.name: spec for spec in packaged}
     listed = found["indices"]
     problems += [f"INDEX_METADATA lacks {name}" for name in expected if name not in listed]
     problems += [f"INDEX_METADATA has {name}, no index" for name in listed if name not in expected]
@@ -161,12 +150,36 @@ def release_problems(bucket: ReleaseBucket, release_version: str) -> tuple[list[
     return problems, channels
 
 
-def _result(problems: list[str], **metadata) -> AssetCheckResult:
+def check_spec(asset: str, name: str, partitions_def) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        name,
+        asset=asset,
+        blocking=True,
+        description=_DESCRIPTIONS[name],
+        partitions_def=partitions_def,
+    )
+
+
+_DESCRIPTIONS = {
+    WHEEL_CHECK: (
+        "The wheel installs into a scratch virtual environment and imports; INDEX_METADATA lists "
+        "every packaged index; each installed file equals its artifact."
+    ),
+    RELEASE_CHECK: (
+        "Read back from the bucket: each channel holding the release has its manifest, and every "
+        "file listed there is present with the listed size and MD5."
+    ),
+}
+
+
+def check_result(asset: str, name: str, problems: list[str], **metadata) -> AssetCheckResult:
     description = None
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         description = "; ".join(problems[:5]) + more
     return AssetCheckResult(
+        asset_key=AssetKey(asset),
+        check_name=name,
         passed=not problems,
         description=description,
         metadata={
@@ -174,50 +187,3 @@ def _result(problems: list[str], **metadata) -> AssetCheckResult:
             "problems": MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
         },
     )
-
-
-def build_release_checks() -> list[AssetChecksDefinition]:
-    """The two checks, partitioned like their assets (a Dagster preview feature: build them where
-    the definitions silence its warning)."""
-
-    @asset_check(
-        asset=WHEEL_ASSET,
-        name=WHEEL_CHECK,
-        blocking=True,
-        partitions_def=IDC_VERSION_PARTITIONS,
-        description=(
-            "The wheel installs into a scratch virtual environment and imports; INDEX_METADATA "
-            "lists every packaged index; each installed file equals its artifact."
-        ),
-    )
-    def wheel_installs_and_matches(context: AssetCheckExecutionContext, artifacts: ArtifactStore):
-        with only_transient_retried():
-            idc_version = parse_idc_version(context.partition_key)
-            release_version = artifacts.release_version_for(idc_version)
-            directory = artifacts.directory(idc_version)
-            wheel = directory / wheel_filename(release_version)
-            problems = wheel_problems(wheel, directory, release_version)
-        return _result(problems, wheel=MetadataValue.path(str(wheel)))
-
-    @asset_check(
-        asset=RELEASE_ASSET,
-        name=RELEASE_CHECK,
-        blocking=True,
-        partitions_def=IDC_VERSION_PARTITIONS,
-        description=(
-            "Read back from the bucket: each channel holding the release has its manifest, and "
-            "every file listed there is present with the listed size and MD5."
-        ),
-    )
-    def release_matches_manifest(
-        context: AssetCheckExecutionContext, artifacts: ArtifactStore, release_target: ReleaseTarget
-    ):
-        with only_transient_retried():
-            idc_version = parse_idc_version(context.partition_key)
-            release_version = artifacts.release_version_for(idc_version)
-            with release_target.open() as bucket:
-                problems, channels = release_problems(bucket, release_version)
-                target = bucket.target
-        return _result(problems, target=target, channels=", ".join(channels) or "none")
-
-    return [wheel_installs_and_matches, release_matches_manifest]

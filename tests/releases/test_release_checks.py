@@ -22,14 +22,14 @@ def wheel(artifacts_copy) -> Path:
 
 
 def test_the_wheel_installs_and_matches_its_artifacts_until_one_changes(wheel, artifacts_copy):
-    assert wheel_problems(wheel, artifacts_copy, RELEASE) == []
+    assert wheel_problems(wheel, artifacts_copy, RELEASE, PACKAGED_INDICES) == []
     sql = artifacts_copy / "collections_index.sql"
     sql.write_text(sql.read_text() + "-- edited after packaging\n")
-    assert wheel_problems(wheel, artifacts_copy, RELEASE) == [
+    assert wheel_problems(wheel, artifacts_copy, RELEASE, PACKAGED_INDICES) == [
         "collections_index.sql: the installed file differs from the artifact"
     ]
     # Another release version than the one expected.
-    assert wheel_problems(wheel, artifacts_copy, f"{SAMPLE_VERSIONS}.0.1")[0] == (
+    assert wheel_problems(wheel, artifacts_copy, f"{SAMPLE_VERSIONS}.0.1", PACKAGED_INDICES)[0] == (
         f"idc_index_data.__version__ is {RELEASE}, not {SAMPLE_VERSIONS}.0.1"
     )
 
@@ -44,11 +44,13 @@ def test_a_wheel_missing_an_index_or_broken_is_named(artifacts_copy, tmp_path):
         bundled=[spec.name for spec in PACKAGED_INDICES if spec.in_wheel],
         all_indices=[name for name in names if name != "ct_index"],
     )
-    assert wheel_problems(partial, artifacts_copy, RELEASE) == ["INDEX_METADATA lacks ct_index"]
+    assert wheel_problems(partial, artifacts_copy, RELEASE, PACKAGED_INDICES) == [
+        "INDEX_METADATA lacks ct_index"
+    ]
     broken = tmp_path / "broken" / partial.name
     broken.parent.mkdir()
     broken.write_bytes(partial.read_bytes()[: partial.stat().st_size // 2])
-    (problem,) = wheel_problems(broken, artifacts_copy, RELEASE)
+    (problem,) = wheel_problems(broken, artifacts_copy, RELEASE, PACKAGED_INDICES)
     assert problem.startswith(f"installing {partial.name} failed: ")
 
 
