@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -160,16 +159,14 @@ BAD_SYNTAX = [
 )
 def test_bad_syntax_is_refused_at_once_naming_the_flag(arguments, message, tmp_path):
     script = (
-        "import sys, time\n"
-        "start = time.perf_counter()\n"
+        "import sys\n"
         "from idc_index_assets.cli import main\n"
         "try:\n"
         f"    code = main({arguments!r})\n"
         "except SystemExit as exit:\n"
         "    code = exit.code\n"
-        "print(code, 'dagster' in sys.modules, time.perf_counter() - start)\n"
+        "print(code, 'dagster' in sys.modules)\n"
     )
-    started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", script],
         capture_output=True,
@@ -177,14 +174,11 @@ def test_bad_syntax_is_refused_at_once_naming_the_flag(arguments, message, tmp_p
         cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home")},
     )
-    elapsed = time.perf_counter() - started
-    code, dagster_loaded, in_main = done.stdout.split()
+    code, dagster_loaded = done.stdout.split()
     assert code == "2"
     assert message in done.stderr
+    # Refused before Dagster (seconds to import) is loaded: at once, whatever the machine's load.
     assert dagster_loaded == "False"
-    # Typically 0.01 s in main and 0.1 s for the process; the bounds leave room for a busy machine.
-    assert float(in_main) < 0.5, f"refused in {float(in_main):.2f} s"
-    assert elapsed < 2, f"the whole process took {elapsed:.2f} s"
     assert not (tmp_path / "home").exists()
 
 
