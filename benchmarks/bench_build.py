@@ -82,11 +82,11 @@ def _child(mode: str, source: str, out: str, memory_limit: str) -> None:
     start = time.perf_counter()
     result = {"streaming": _streaming, "naive": _naive}[mode](Path(source), Path(out), memory_limit)
     result["seconds"] = time.perf_counter() - start
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     """This process's peak resident set (VmHWM). Unlike getrusage's ru_maxrss, it starts afresh at
     exec, so it does not include the parent's memory at fork."""
     for line in Path("/proc/self/status").read_text().splitlines():

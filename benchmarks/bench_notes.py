@@ -20,6 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# a sibling script: benchmarks/ is on sys.path when a benchmark runs
+from bench_build import peak_rss_mb
+
 
 def _child(before: str, after: str, memory_limit: str) -> None:
     from idc_index_assets.indices.registry import INDEX_BY_NAME
@@ -34,7 +37,7 @@ def _child(before: str, after: str, memory_limit: str) -> None:
         json.dumps(
             {
                 "seconds": time.perf_counter() - start,
-                "peak_rss_mb": _peak_rss_mb(),
+                "peak_rss_mb": peak_rss_mb(),
                 "rows_before": entry["rows_before"],
                 "rows_after": entry["rows_after"],
                 "changed": entry["rows_changed"],
@@ -44,14 +47,6 @@ def _child(before: str, after: str, memory_limit: str) -> None:
             }
         )
     )
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak resident set (VmHWM), which starts afresh at exec."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _tile(source: Path, target: Path, copies: int) -> int:
