@@ -4,6 +4,7 @@ from tests.engines.conformance.case import Case, Fails, column, one
 
 SUBSCRIPT = "operators#array_subscript_operator"
 UNNEST = "query-syntax#unnest_operator"
+CORRELATED = "query-syntax#correlated_join"
 ARRAYS = "arrays"
 
 CASES = [
@@ -113,6 +114,53 @@ CASES = [
         " CROSS JOIN UNNEST(t.xs) AS x",
         column(1),
         UNNEST,
+    ),
+    # correlated UNNESTs (run by DuckDB as SELECT-list UNNESTs): a chain, a filter on the
+    # element, LEFT JOIN, a later join, an inner query reusing the name, outputs named like it
+    Case(
+        "SELECT t.id, s.name, i.v FROM (SELECT 1 AS id, [STRUCT('a' AS name, [STRUCT(1 AS v),"
+        " STRUCT(2 AS v)] AS items), STRUCT('b', CAST([] AS ARRAY<STRUCT<v INT64>>))] AS specimens"
+        " UNION ALL SELECT 2, NULL) AS t, UNNEST(t.specimens) AS s, UNNEST(s.items) AS i"
+        " WHERE i.v > 1",
+        one(1, "a", 2),
+        CORRELATED,
+    ),
+    Case(
+        "SELECT id, x FROM (SELECT 1 AS id, ['LOCALIZER', 'AXIAL'] AS types UNION ALL"
+        " SELECT 2, ['MIP'] UNION ALL SELECT 3, NULL) AS t, UNNEST(t.types) AS x"
+        " WHERE x = 'LOCALIZER' OR x LIKE '%MIP%' ORDER BY id",
+        [(1, "LOCALIZER"), (2, "MIP")],
+        CORRELATED,
+    ),
+    Case(
+        "SELECT id, seg.n FROM (SELECT 1 AS id, [STRUCT(7 AS n), STRUCT(8 AS n)] AS segs"
+        " UNION ALL SELECT 2, CAST([] AS ARRAY<STRUCT<n INT64>>) UNION ALL SELECT 3, NULL) AS t"
+        " LEFT JOIN UNNEST(t.segs) AS seg ORDER BY id, seg.n",
+        [(1, 7), (1, 8), (2, None), (3, None)],
+        CORRELATED,
+    ),
+    Case(
+        "SELECT t.id, x, r.label FROM (SELECT 1 AS id, [1, 2] AS xs) AS t, UNNEST(t.xs) AS x"
+        " JOIN (SELECT 2 AS k, 'two' AS label) AS r ON r.k = x",
+        one(1, 2, "two"),
+        CORRELATED,
+    ),
+    Case(
+        "SELECT x, (SELECT MAX(x) FROM UNNEST([7, 8]) AS x) AS m FROM (SELECT [1, 2] AS a) AS t,"
+        " UNNEST(t.a) AS x ORDER BY x",
+        [(1, 8), (2, 8)],
+        CORRELATED,
+    ),
+    Case(
+        "SELECT u, COUNT(*) AS n FROM (SELECT [1, 1, 2] AS a) AS t CROSS JOIN UNNEST(t.a) AS u"
+        " GROUP BY u ORDER BY u",
+        [(1, 2), (2, 1)],
+        CORRELATED,
+    ),
+    Case(
+        "SELECT x * 10 AS x FROM (SELECT [1, 2] AS a) AS t, UNNEST(t.a) AS x ORDER BY x DESC",
+        column(20, 10),
+        CORRELATED,
     ),
     Case(
         "SELECT s.name FROM UNNEST([STRUCT('b' AS name), STRUCT('a' AS name)]) AS s ORDER BY s.name",
