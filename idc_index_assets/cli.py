@@ -149,7 +149,7 @@ def _notes(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr):
         code = _run_job("publish_release", [NOTES_ASSET], args, _Release(None), run_config)
     if code == 0:
-        print((store.directory(args.idc_version) / NOTES_MARKDOWN).read_text(), end="")
+        print(store.location(args.idc_version).read_text(NOTES_MARKDOWN), end="")
     return code
 
 
@@ -305,7 +305,7 @@ def _run_job(
     print(
         f"materialized {', '.join(selection)} for IDC version {version} (release {release_version})"
     )
-    print(f"artifacts: {store.directory(version)}")
+    print(f"artifacts: {store.location(version).url}")
     return 0
 
 
@@ -495,18 +495,23 @@ def _cause(error) -> str:
 def _verify(args: argparse.Namespace) -> int:
     from idc_index_assets.indices.checks import verify_directory
     from idc_index_assets.indices.registry import RELEASED_INDICES
+    from idc_index_assets.indices.store import open_location
     from idc_index_assets.indices.validation import (
         IDC_VERSION_KEY,
         RELEASE_VERSION_KEY,
-        index_files,
+        index_file_names,
+        read_parquet_schema,
     )
 
-    directory = Path(args.path)
-    if not directory.is_dir():
-        return _fail(f"{directory} is not a directory")
+    try:
+        directory = open_location(args.path, os.environ.get("GCP_PROJECT", ""))
+    except ValueError as error:
+        return _fail(f"{args.path}: {error}")
+    if directory.local_path is not None and not directory.local_path.is_dir():
+        return _fail(f"{args.path} is not a directory")
     results = verify_directory(directory, RELEASED_INDICES)
     if not results:
-        return _fail(f"no index parquet files in {directory}")
+        return _fail(f"no index parquet files in {args.path}")
     by_file: dict[str, list] = {}
     for name, outcome in results:
         by_file.setdefault(name, []).append(outcome)
@@ -514,28 +519,21 @@ def _verify(args: argparse.Namespace) -> int:
     for name, outcomes in by_file.items():
         problems = [f"{o.name}: {p}" for o in outcomes for p in o.problems]
         failed += bool(problems)
-        file = index_files(directory, name)["parquet"].name
+        file = index_file_names(name)["parquet"]
         print(f"FAIL {file}: " + "; ".join(problems) if problems else f"ok   {file}")
     for label, key in (("release version", RELEASE_VERSION_KEY), ("IDC version", IDC_VERSION_KEY)):
-        found = _embedded_versions(directory, list(by_file), key)
+        found = {}
+        for name in by_file:
+            try:
+                metadata = read_parquet_schema(directory, f"{name}.parquet").metadata or {}
+            except Exception:  # reported above as not readable
+                continue
+            found[name] = metadata.get(key, b"").decode()
         if len(set(found.values())) > 1:
             failed += 1
             print(f"FAIL files disagree on the {label}: {found}")
-    print(f"verified {len(by_file)} indices in {directory}: {failed} problem(s)")
+    print(f"verified {len(by_file)} indices in {args.path}: {failed} problem(s)")
     return 1 if failed else 0
-
-
-def _embedded_versions(directory: Path, names: list[str], key: bytes) -> dict[str, str]:
-    import pyarrow.parquet as pq
-
-    found = {}
-    for name in dict.fromkeys(names):
-        try:
-            metadata = pq.read_schema(directory / f"{name}.parquet").metadata or {}
-        except Exception:
-            continue
-        found[name] = metadata.get(key, b"").decode()
-    return found
 
 
 @contextlib.contextmanager
@@ -659,7 +657,9 @@ def parser() -> argparse.ArgumentParser:
     notes.set_defaults(handler=_notes)
 
     verify = commands.add_parser("verify", help="check a directory of artifacts")
-    verify.add_argument("path", help="directory holding <index>.parquet files and sidecars")
+    verify.add_argument(
+        "path", help="directory or gs://bucket/prefix holding <index>.parquet files and sidecars"
+    )
     verify.set_defaults(handler=_verify)
     return top
 

@@ -144,7 +144,9 @@ defs = Definitions(
             maximum_bytes_billed=EnvVar("IDC_MAX_BYTES_BILLED"),
         ),
         "artifacts": ArtifactStore(
-            root=EnvVar("IDC_ARTIFACTS_DIR"), release_version=EnvVar("IDC_RELEASE_VERSION")
+            root=EnvVar("IDC_ARTIFACTS_DIR"),
+            release_version=EnvVar("IDC_RELEASE_VERSION"),
+            gcp_project=EnvVar("GCP_PROJECT"),
         ),
         "gdc_cases": GDCCases(
             api_url=EnvVar("IDC_GDC_API_URL"), source_dir=EnvVar("IDC_SOURCE_DIR")

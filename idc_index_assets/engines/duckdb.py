@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
@@ -37,13 +38,17 @@ class DuckDBEngine:
     threads: int | None = None
     temp_directory: Path | None = None
 
-    def resolver(self, local_tables: dict[str, Path], query_file: str):
-        def resolve(table: exp.Table) -> Path:
+    def resolver(
+        self, local_tables: dict[str, Path | exp.Expression], query_file: str
+    ) -> Callable[[exp.Table], Path | exp.Expression]:
+        def resolve(table: exp.Table) -> Path | exp.Expression:
             if table.catalog == SOURCE_PROJECT:
                 path = snapshot_table_path(self.source_dir, table.db, table.name)
                 label = f"{table.catalog}.{table.db}.{table.name}"
             elif not table.db and table.name in local_tables:
                 path, label = local_tables[table.name], table.name
+                if isinstance(path, exp.Expression):  # a registered pyarrow dataset
+                    return path
             else:
                 raise EngineError(f"{query_file}: unknown table {table.sql(dialect='bigquery')}")
             if not path.exists():
@@ -78,14 +83,27 @@ class DuckDBEngine:
 
     @contextlib.contextmanager
     def run(
-        self, sql: str, *, query_file: str, local_tables: dict[str, Path] | None = None
+        self,
+        sql: str,
+        *,
+        query_file: str,
+        local_tables: dict[str, Path | ds.Dataset] | None = None,
     ) -> Iterator[QueryRun]:
-        resolve = self.resolver(local_tables or {}, query_file)
+        """Run `sql`; `local_tables` are the unqualified tables it may read besides the source
+        (other indices): a Parquet file, or a pyarrow dataset (an artifact in object storage,
+        scanned through Python)."""
         # Beyond the memory limit DuckDB spills here; a private directory unless one is given.
         spill = Path(self.temp_directory or tempfile.mkdtemp(prefix="idc-duckdb-spill-"))
         spill.mkdir(parents=True, exist_ok=True)
         connection = connect(memory_limit=self.memory_limit, temp_directory=spill)
         try:
+            tables: dict[str, Path | exp.Expression] = {}
+            for name, table in (local_tables or {}).items():
+                if isinstance(table, ds.Dataset):
+                    connection.register(f"__local_{name}", table)
+                    table = exp.to_identifier(f"__local_{name}")
+                tables[name] = table
+            resolve = self.resolver(tables, query_file)
             if self.threads:
                 connection.execute(f"SET threads = {int(self.threads)}")
             try:
@@ -121,7 +139,9 @@ def connect(**config: object) -> duckdb.DuckDBPyConnection:
 
 
 def run_statement(
-    connection: duckdb.DuckDBPyConnection, sql: str, resolve_table: Callable[[exp.Table], Path]
+    connection: duckdb.DuckDBPyConnection,
+    sql: str,
+    resolve_table: Callable[[exp.Table], Path | exp.Expression],
 ) -> duckdb.DuckDBPyRelation:
     """One BigQuery statement, transpiled, on the connection: its result with BigQuery's shape."""
     return _as_bigquery_result(connection.sql(transpile_to_duckdb(sql, resolve_table)))

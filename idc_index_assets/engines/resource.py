@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.dataset as ds
 from dagster import ConfigurableResource
 from pydantic import Field
 
@@ -63,7 +64,11 @@ class IndexEngine(ConfigurableResource):
 
     @contextlib.contextmanager
     def run(
-        self, sql: str, *, query_file: str, local_tables: dict[str, Path] | None = None
+        self,
+        sql: str,
+        *,
+        query_file: str,
+        local_tables: dict[str, Path | ds.Dataset] | None = None,
     ) -> Iterator[QueryRun]:
         # A query over other indices reads their local artifact files, whichever engine made them.
         runner = self._duckdb() if local_tables else self._primary()

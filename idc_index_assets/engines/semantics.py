@@ -54,15 +54,18 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
 
-def parquet_scan(path: Path) -> exp.Expression:
-    """DuckDB's scan of a Parquet file, or of every Parquet file under a directory."""
+def parquet_scan(path: Path | exp.Expression) -> exp.Expression:
+    """DuckDB's scan of a Parquet file, or of every Parquet file under a directory (an
+    expression, such as a registered relation's name, is its own scan)."""
+    if isinstance(path, exp.Expression):
+        return path
     pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
     return exp.func("read_parquet", exp.Literal.string(pattern))
 
 
 def transpile_to_duckdb(
     sql: str | exp.Expression,
-    resolve_table: Callable[[exp.Table], Path],
+    resolve_table: Callable[[exp.Table], Path | exp.Expression],
     *,
     variables: Collection[str] = (),
     temp_tables: Collection[str] = (),

@@ -88,7 +88,7 @@ def build_gdc_mapping(
         engine_metadata = dict(run.metadata)
     mapping = map_studies_to_cases(studies, cases, projects or load_project_map())
     written = write_index(
-        store.directory(idc_version),
+        store.location(idc_version),
         contract=GDC_MAPPING.contract,
         batches=pa.RecordBatchReader.from_batches(mapping.schema, mapping.to_batches()),
         table_description=query.table_description,

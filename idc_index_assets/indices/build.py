@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import pyarrow.dataset as ds
 
 from idc_index_assets.engines.base import MissingSourceTableError
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.indices.queries import IndexQuery
 from idc_index_assets.indices.registry import IndexSpec
-from idc_index_assets.indices.store import ArtifactStore
-from idc_index_assets.indices.validation import index_files
+from idc_index_assets.indices.store import ArtifactDirectory, ArtifactStore
+from idc_index_assets.indices.validation import index_file_names
 from idc_index_assets.indices.writer import WrittenIndex, write_index
 from idc_index_assets.sources.drift import SourceDriftError, TableReport, compare_table
 
@@ -36,10 +39,8 @@ def build_index(
     release_version = store.release_version_for(idc_version)
     require_sources(query, idc_version, engine=engine)
     sql = query.render(idc_version)
-    directory = store.directory(idc_version)
-    local_tables = {
-        name: index_files(directory, name)["parquet"] for name in query.upstream_indices
-    }
+    directory = store.location(idc_version)
+    local_tables = {name: _artifact_table(directory, name) for name in query.upstream_indices}
     with engine.run(sql, query_file=str(query.path), local_tables=local_tables) as run:
         written = write_index(
             directory,
@@ -52,6 +53,18 @@ def build_index(
             idc_version=idc_version,
         )
     return BuildResult(written, release_version, run.metadata)
+
+
+def _artifact_table(directory: ArtifactDirectory, name: str) -> Path | ds.Dataset:
+    """Another index's parquet as the engine reads it: its local path, or a dataset over the
+    object (the engine then reports a missing one like a missing source table)."""
+    parquet = index_file_names(name)["parquet"]
+    local = directory.local_path
+    if local is not None:
+        return local / parquet
+    if not directory.exists(parquet):
+        raise MissingSourceTableError(f"table {name}: {directory.label(parquet)} does not exist")
+    return directory.dataset(parquet)
 
 
 def check_sources(

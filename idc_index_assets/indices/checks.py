@@ -26,12 +26,14 @@ from dagster import (
 )
 
 from idc_index_assets.indices.registry import INDEX_BY_NAME, IndexSpec
+from idc_index_assets.indices.store import ArtifactDirectory
 from idc_index_assets.indices.validation import (
     CONTRACT_CHECK,
     INTEGRITY_CHECK,
+    as_directory,
     check_contract,
     check_integrity,
-    index_files,
+    index_file_names,
 )
 
 KEY_CHECK = "primary_key"
@@ -89,7 +91,11 @@ def blocking_check_specs(spec: IndexSpec, partitions_def) -> list[AssetCheckSpec
 
 
 def contract_outcomes(
-    spec: IndexSpec, directory: Path, *, release_version: str | None, idc_version: int | None
+    spec: IndexSpec,
+    directory: ArtifactDirectory | Path,
+    *,
+    release_version: str | None,
+    idc_version: int | None,
 ) -> list[Outcome]:
     return [
         Outcome(CONTRACT_CHECK, check_contract(directory, spec.contract)),
@@ -102,12 +108,12 @@ def contract_outcomes(
     ]
 
 
-def key_outcome(spec: IndexSpec, directory: Path) -> Outcome:
-    parquet = index_files(directory, spec.name)["parquet"]
+def key_outcome(spec: IndexSpec, directory: ArtifactDirectory | Path) -> Outcome:
+    directory = as_directory(directory)
     keys = ", ".join(f'"{column}"' for column in spec.primary_key)
     null_condition = " OR ".join(f'"{column}" IS NULL' for column in spec.primary_key)
     with duckdb.connect() as connection:
-        scan = f"read_parquet('{_sql_literal(parquet)}')"
+        scan = directory.scan(connection, index_file_names(spec.name)["parquet"])
         nulls = connection.execute(
             f"SELECT count(*) FROM {scan} WHERE {null_condition}"
         ).fetchone()[0]
@@ -136,21 +142,22 @@ def key_outcome(spec: IndexSpec, directory: Path) -> Outcome:
     )
 
 
-def reference_outcome(spec: IndexSpec, directory: Path) -> Outcome:
+def reference_outcome(spec: IndexSpec, directory: ArtifactDirectory | Path) -> Outcome:
+    directory = as_directory(directory)
     problems: list[str] = []
     metadata: dict[str, object] = {}
-    parquet = index_files(directory, spec.name)["parquet"]
     with duckdb.connect() as connection:
+        scan = directory.scan(connection, index_file_names(spec.name)["parquet"])
         for reference in spec.references:
-            target = index_files(directory, reference.index)["parquet"]
+            target = index_file_names(reference.index)["parquet"]
             label = f"{reference.column} → {reference.index}.{reference.target_column}"
-            if not target.exists():
-                problems.append(f"{label}: {target} does not exist")
+            if not directory.exists(target):
+                problems.append(f"{label}: {directory.label(target)} does not exist")
                 continue
             dangling_sql = (
                 f'SELECT DISTINCT s."{reference.column}" AS v '
-                f"FROM read_parquet('{_sql_literal(parquet)}') s "
-                f"ANTI JOIN read_parquet('{_sql_literal(target)}') t "
+                f"FROM {scan} s "
+                f"ANTI JOIN {directory.scan(connection, target)} t "
                 f'ON s."{reference.column}" = t."{reference.target_column}" '
                 f'WHERE s."{reference.column}" IS NOT NULL'
             )
@@ -167,18 +174,19 @@ def reference_outcome(spec: IndexSpec, directory: Path) -> Outcome:
     return Outcome(REFERENCES_CHECK, problems, metadata)
 
 
-def _sql_literal(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
 def evaluate_files(
-    spec: IndexSpec, directory: Path, *, release_version: str | None, idc_version: int | None
+    spec: IndexSpec,
+    directory: ArtifactDirectory | Path,
+    *,
+    release_version: str | None,
+    idc_version: int | None,
 ) -> list[Outcome]:
     """Blocking checks on a directory of artifacts (the build, the asset and `verify` share it)."""
+    directory = as_directory(directory)
     outcomes = contract_outcomes(
         spec, directory, release_version=release_version, idc_version=idc_version
     )
-    if index_files(directory, spec.name)["parquet"].exists() and outcomes[0].passed:
+    if directory.exists(index_file_names(spec.name)["parquet"]) and outcomes[0].passed:
         outcomes.append(key_outcome(spec, directory))
     else:
         outcomes.append(Outcome(KEY_CHECK, ["not evaluated: the file is missing or unreadable"]))
@@ -203,7 +211,7 @@ def build_warning_checks(spec: IndexSpec, partitions_def) -> list[AssetChecksDef
             partitions_def=partitions_def,
         )
         def references(context: AssetCheckExecutionContext, artifacts: ArtifactStore):
-            directory = artifacts.directory(int(context.partition_key))
+            directory = artifacts.location(int(context.partition_key))
             return reference_outcome(spec, directory).result(
                 AssetKey(spec.name), AssetCheckSeverity.WARN
             )
@@ -212,11 +220,15 @@ def build_warning_checks(spec: IndexSpec, partitions_def) -> list[AssetChecksDef
     return checks
 
 
-def verify_directory(directory: Path, specs: Sequence[IndexSpec]) -> list[tuple[str, Outcome]]:
-    """`idc-index-assets verify`: the blocking checks on each index found in a directory."""
+def verify_directory(
+    directory: ArtifactDirectory | Path, specs: Sequence[IndexSpec]
+) -> list[tuple[str, Outcome]]:
+    """`idc-index-assets verify`: the blocking checks on each index found in a directory (local
+    or gs://)."""
+    directory = as_directory(directory)
     results = []
     for spec in specs:
-        if not index_files(directory, spec.name)["parquet"].exists():
+        if not directory.exists(index_file_names(spec.name)["parquet"]):
             continue
         for outcome in evaluate_files(spec, directory, release_version=None, idc_version=None):
             results.append((spec.name, outcome))

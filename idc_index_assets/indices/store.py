@@ -1,26 +1,389 @@
-"""The `ArtifactStore` resource: where an index's artifacts are written and read, one directory per
-IDC version, and which idc-index-data release version they carry."""
+"""Where an index's artifacts are written and read: the `ArtifactStore` resource and the
+`ArtifactDirectory` of one IDC version in it.
+
+The store's root (`IDC_ARTIFACTS_DIR`) is a local directory or a GCS prefix `gs://bucket[/prefix]`,
+with the same layout either way: `<root>/<idc_version>/<index>.parquet` and its sidecars, the
+wheel and the release notes. Every step of every run, on any machine, reads and writes the same
+files through it: on GCS through google-cloud-storage (credentials from Application Default
+Credentials, `STORAGE_EMULATOR_HOST` honoured), seen as a pyarrow filesystem so that Parquet is
+written and read in the same way in both places, and DuckDB reads an artifact as a pyarrow dataset
+(by ranged reads of the object, through Python; no DuckDB extension is needed).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 from dagster import ConfigurableResource
 from pydantic import Field
 
 from idc_index_assets.settings import parse_release_version
 
+GCS_SCHEME = "gs://"
+# Resumable uploads go up in chunks of this size (GCS wants multiples of 256 KiB): memory per
+# open upload, and what a transient error costs to resend.
+UPLOAD_CHUNK_BYTES = 8 << 20
+# Ranged reads of this size: a Parquet footer costs one request, a column chunk a few.
+READ_CHUNK_BYTES = 4 << 20
+_STAGING = ".staging"
+_COPY_CHUNK = 1 << 20
+
 
 class ArtifactStore(ConfigurableResource):
-    """Local directory of built artifacts: `<root>/<idc_version>/<index>.parquet` and sidecars."""
+    """The artifacts of every IDC version: `<root>/<idc_version>/<index>.parquet` and sidecars,
+    `root` being a local directory or `gs://bucket[/prefix]`."""
 
-    root: str = Field(default="data/artifacts", description="Artifacts root directory")
+    root: str = Field(
+        default="data/artifacts",
+        description="Artifacts root: a local directory or gs://bucket[/prefix]",
+    )
     release_version: str = Field(
         default="", description="idc-index-data version X.Y.Z written into artifacts (empty: N.0.0)"
     )
+    gcp_project: str = Field(default="", description="GCP project of the GCS client (empty: ADC's)")
+
+    @property
+    def on_gcs(self) -> bool:
+        return self.root.startswith(GCS_SCHEME)
+
+    def location(self, idc_version: int) -> ArtifactDirectory:
+        """The directory of one IDC version (not created until something is written to it)."""
+        return open_location(self.root, self.gcp_project).subdirectory(str(idc_version))
 
     def directory(self, idc_version: int) -> Path:
-        return Path(self.root) / str(idc_version)
+        """The local directory of one IDC version. Raises ValueError for a store on GCS, whose
+        readers use `location()`."""
+        local = self.location(idc_version).local_path
+        if local is None:
+            raise ValueError(f"{self.root} is not a local directory")
+        return local
 
     def release_version_for(self, idc_version: int) -> str:
         return parse_release_version(self.release_version or f"{idc_version}.0.0")
+
+
+def open_location(target: str | Path, gcp_project: str = "") -> ArtifactDirectory:
+    """A local directory or `gs://bucket[/prefix]` as an ArtifactDirectory. Raises ValueError for
+    a gs:// URL without a bucket name."""
+    text = str(target)
+    if not text.startswith(GCS_SCHEME):
+        local = Path(text).absolute()
+        return ArtifactDirectory(pafs.LocalFileSystem(), local.as_posix(), str(local))
+    bucket, _, prefix = text.removeprefix(GCS_SCHEME).partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket name in {text!r}")
+    path = f"{bucket}/{prefix.strip('/')}".rstrip("/")
+    return ArtifactDirectory(_gcs_filesystem(gcp_project), path, GCS_SCHEME + path)
+
+
+@dataclass(frozen=True)
+class ArtifactDirectory:
+    """A directory of artifacts on a pyarrow filesystem: `path` is the directory in `filesystem`,
+    `url` how it is shown (a local path or gs://bucket/prefix/N). File names are bare (`x.parquet`).
+    Reads raise FileNotFoundError for a missing file."""
+
+    filesystem: pafs.FileSystem
+    path: str
+    url: str
+
+    @classmethod
+    def local(cls, directory: Path | str) -> ArtifactDirectory:
+        return open_location(Path(directory))
+
+    @property
+    def local_path(self) -> Path | None:
+        """The directory on this machine, or None when it is in object storage."""
+        return Path(self.path) if isinstance(self.filesystem, pafs.LocalFileSystem) else None
+
+    def file(self, name: str) -> str:
+        return f"{self.path}/{name}"
+
+    def label(self, name: str) -> str:
+        """How a file is named in messages: its local path or gs:// URL."""
+        return f"{self.url}/{name}"
+
+    def subdirectory(self, name: str) -> ArtifactDirectory:
+        return ArtifactDirectory(self.filesystem, self.file(name), self.label(name))
+
+    def exists(self, name: str) -> bool:
+        info = self.filesystem.get_file_info(self.file(name))
+        return info.type == pafs.FileType.File
+
+    def size(self, name: str) -> int:
+        info = self.filesystem.get_file_info(self.file(name))
+        if info.type != pafs.FileType.File:
+            raise FileNotFoundError(self.label(name))
+        return info.size
+
+    def names(self) -> list[str]:
+        """The files directly in the directory, hidden ones (staging) excluded, sorted."""
+        selector = pafs.FileSelector(self.path, allow_not_found=True)
+        infos = self.filesystem.get_file_info(selector)
+        return sorted(
+            info.base_name
+            for info in infos
+            if info.type == pafs.FileType.File and not info.base_name.startswith(".")
+        )
+
+    def open_input(self, name: str) -> pa.NativeFile:
+        """A seekable reader (ranged reads on GCS)."""
+        return self.filesystem.open_input_file(self.file(name))
+
+    def open_output(self, name: str) -> pa.NativeFile:
+        """A writer replacing the file when closed (a resumable upload on GCS: the object exists,
+        whole, only once the writer is closed)."""
+        self._make_parent()
+        return self.filesystem.open_output_stream(self.file(name))
+
+    def read_bytes(self, name: str) -> bytes:
+        with self.filesystem.open_input_stream(self.file(name)) as handle:
+            return handle.read()
+
+    def read_text(self, name: str) -> str:
+        return self.read_bytes(name).decode()
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write a whole file in one step: readers see the old file or the new one."""
+        with tempfile.NamedTemporaryFile() as temporary:
+            temporary.write(data)
+            temporary.flush()
+            self.upload(Path(temporary.name), name)
+
+    def write_text(self, name: str, text: str) -> None:
+        self.write_bytes(name, text.encode())
+
+    def upload(self, source: Path, name: str | None = None) -> None:
+        """Stream a local file into the directory as `name` (the source's own by default), in
+        one step: a hidden temporary file renamed into place locally, one upload on GCS (an
+        object exists only once complete). Nothing to do for the file itself."""
+        name = name or source.name
+        local = self.local_path
+        if local is None:
+            with open(source, "rb") as reader, self.open_output(name) as writer:
+                shutil.copyfileobj(reader, writer, _COPY_CHUNK)
+            return
+        target = local / name
+        if target.exists() and target.samefile(source):
+            return
+        local.mkdir(parents=True, exist_ok=True)
+        with (
+            open(source, "rb") as reader,
+            tempfile.NamedTemporaryFile(dir=local, prefix=f".{name}.", delete=False) as out,
+        ):
+            shutil.copyfileobj(reader, out, _COPY_CHUNK)
+        Path(out.name).chmod(0o644)  # NamedTemporaryFile's 0600 would hide it from other users
+        Path(out.name).replace(target)
+
+    def subdirectories(self) -> list[str]:
+        """The names of the directories directly in this one, hidden ones excluded, sorted."""
+        selector = pafs.FileSelector(self.path, allow_not_found=True)
+        return sorted(
+            info.base_name
+            for info in self.filesystem.get_file_info(selector)
+            if info.type == pafs.FileType.Directory and not info.base_name.startswith(".")
+        )
+
+    def download(self, name: str, target: Path) -> None:
+        """Stream a file into a local file (not through memory)."""
+        with (
+            self.filesystem.open_input_stream(self.file(name)) as reader,
+            open(target, "wb") as out,
+        ):
+            shutil.copyfileobj(reader, out, _COPY_CHUNK)
+
+    def move_in(self, source: ArtifactDirectory, name: str) -> None:
+        """Replace `name` with the same-named file of `source` (on this filesystem) in one step:
+        readers see the old file or the new one (a rename locally, a server-side copy on GCS)."""
+        self.filesystem.move(source.file(name), self.file(name))
+
+    def dataset(self, name: str) -> ds.Dataset:
+        """A Parquet file as a pyarrow dataset (DuckDB scans it with projection pushdown)."""
+        return ds.dataset(self.file(name), filesystem=self.filesystem, format="parquet")
+
+    def scan(self, connection, name: str) -> str:
+        """SQL reading a Parquet file in a DuckDB connection: `read_parquet('<path>')` locally,
+        else the name of a view registered on the connection over its dataset."""
+        local = self.local_path
+        if local is not None:
+            return "read_parquet('{}')".format(str(local / name).replace("'", "''"))
+        view = f"artifact_{uuid.uuid4().hex}"
+        connection.register(view, self.dataset(name))
+        return view
+
+    def staging(self, prefix: str) -> ArtifactDirectory:
+        """A new, private directory under `.staging/` for files not yet validated."""
+        return self.subdirectory(_STAGING).subdirectory(f"{prefix}.{uuid.uuid4().hex}")
+
+    def remove(self) -> None:
+        """Delete the directory and everything in it (nothing if it is not there)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.filesystem.delete_dir(self.path)
+
+    @contextlib.contextmanager
+    def local_copy(self, names: Sequence[str] | None = None) -> Iterator[Path]:
+        """The directory as local files, for readers that need paths (the wheel, the release):
+        itself when local; otherwise a temporary directory holding `names` (by default every
+        file), downloaded by streaming, and deleted on exit."""
+        local = self.local_path
+        if local is not None:
+            yield local
+            return
+        with tempfile.TemporaryDirectory(prefix="idc-artifacts-") as temporary:
+            for name in self.names() if names is None else names:
+                if self.exists(name):
+                    self.download(name, Path(temporary) / name)
+            yield Path(temporary)
+
+    def _make_parent(self) -> None:
+        if self.local_path is not None:
+            self.local_path.mkdir(parents=True, exist_ok=True)
+
+
+# --- GCS as a pyarrow filesystem ------------------------------------------------------------------
+
+
+@functools.cache
+def _gcs_filesystem(gcp_project: str) -> pafs.PyFileSystem:
+    from dagster_gcp import GCSResource
+
+    return pafs.PyFileSystem(_GcsHandler(GCSResource(project=gcp_project or None).get_client()))
+
+
+class _GcsHandler(pafs.FileSystemHandler):
+    """google-cloud-storage behind pyarrow's filesystem interface. Paths are `bucket/object`.
+    Directories are prefixes: creating one is a no-op. Transient errors (429, 5xx, resets) are
+    retried by the client with backoff; a resumable upload retries each chunk."""
+
+    def __init__(self, client):
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        self.client, self.retry = client, DEFAULT_RETRY
+
+    def __eq__(self, other):
+        return isinstance(other, _GcsHandler) and other.client is self.client
+
+    def __ne__(self, other):
+        return not self == other
+
+    def get_type_name(self) -> str:
+        return "gcs"
+
+    def normalize_path(self, path: str) -> str:
+        return path.removeprefix(GCS_SCHEME).strip("/")
+
+    def _split(self, path: str) -> tuple[str, str]:
+        bucket, _, name = self.normalize_path(path).partition("/")
+        return bucket, name
+
+    def _blob(self, path: str, **options):
+        bucket, name = self._split(path)
+        return self.client.bucket(bucket).blob(name, **options)
+
+    def get_file_info(self, paths: list[str]) -> list[pafs.FileInfo]:
+        infos = []
+        for path in paths:
+            bucket, name = self._split(path)
+            blob = self.client.bucket(bucket).get_blob(name, retry=self.retry) if name else None
+            if blob is not None:
+                mtime = blob.updated
+                infos.append(pafs.FileInfo(path, pafs.FileType.File, size=blob.size, mtime=mtime))
+            elif name and self._listing(bucket, name + "/", max_results=1):
+                infos.append(pafs.FileInfo(path, pafs.FileType.Directory))
+            else:
+                infos.append(pafs.FileInfo(path, pafs.FileType.NotFound))
+        return infos
+
+    def _listing(self, bucket: str, prefix: str, **options) -> list:
+        blobs = self.client.list_blobs(bucket, prefix=prefix, retry=self.retry, **options)
+        return list(blobs)
+
+    def get_file_info_selector(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
+        bucket, name = self._split(selector.base_dir)
+        prefix = f"{name}/" if name else ""
+        options = {} if selector.recursive else {"delimiter": "/"}
+        blobs = self.client.list_blobs(bucket, prefix=prefix, retry=self.retry, **options)
+        infos = [
+            pafs.FileInfo(f"{bucket}/{blob.name}", pafs.FileType.File, size=blob.size)
+            for blob in blobs
+        ]
+        infos += [
+            pafs.FileInfo(f"{bucket}/{sub.rstrip('/')}", pafs.FileType.Directory)
+            for sub in blobs.prefixes
+        ]
+        if not infos and not selector.allow_not_found:
+            raise FileNotFoundError(f"{GCS_SCHEME}{bucket}/{prefix}")
+        return infos
+
+    def create_dir(self, path: str, recursive: bool) -> None:
+        pass
+
+    def delete_dir(self, path: str) -> None:
+        self.delete_dir_contents(path, missing_dir_ok=True)
+
+    def delete_dir_contents(self, path: str, missing_dir_ok: bool = False) -> None:
+        from google.api_core.exceptions import NotFound
+
+        bucket, name = self._split(path)
+        blobs = self._listing(bucket, f"{name}/")
+        if not blobs and not missing_dir_ok:
+            raise FileNotFoundError(f"{GCS_SCHEME}{bucket}/{name}/")
+        for blob in blobs:
+            with contextlib.suppress(NotFound):  # a retried delete that had gone through
+                blob.delete(retry=self.retry)
+
+    def delete_root_dir_contents(self) -> None:
+        raise OSError("refusing to delete a whole bucket's contents")
+
+    def delete_file(self, path: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self._blob(path).delete(retry=self.retry)
+        except NotFound as error:
+            raise FileNotFoundError(f"{GCS_SCHEME}{self.normalize_path(path)}") from error
+
+    def copy_file(self, source: str, destination: str) -> None:
+        # A rewrite (server-side, any size, in rounds): the destination is replaced in one step.
+        origin, target = self._blob(source), self._blob(destination)
+        token = None
+        while True:
+            token, _, _ = target.rewrite(origin, token=token, retry=self.retry)
+            if token is None:
+                return
+
+    def move(self, source: str, destination: str) -> None:
+        self.copy_file(source, destination)
+        self.delete_file(source)
+
+    def open_input_stream(self, path: str) -> pa.NativeFile:
+        return self.open_input_file(path)
+
+    def open_input_file(self, path: str) -> pa.NativeFile:
+        from google.api_core.exceptions import NotFound
+
+        blob = self._blob(path)
+        try:
+            blob.reload(retry=self.retry)  # pins the generation: a replaced object fails the read
+        except NotFound as error:
+            raise FileNotFoundError(f"{GCS_SCHEME}{self.normalize_path(path)}") from error
+        reader = blob.open("rb", chunk_size=READ_CHUNK_BYTES, retry=self.retry)
+        return pa.PythonFile(reader, mode="r")
+
+    def open_output_stream(self, path: str, metadata) -> pa.NativeFile:
+        blob = self._blob(path, chunk_size=UPLOAD_CHUNK_BYTES)
+        # ignore_flush: pyarrow flushes; a resumable upload can only send whole chunks.
+        writer = blob.open("wb", ignore_flush=True, retry=self.retry, checksum="crc32c")
+        return pa.PythonFile(writer, mode="w")
+
+    def open_append_stream(self, path: str, metadata) -> pa.NativeFile:
+        raise OSError("GCS objects cannot be appended to")

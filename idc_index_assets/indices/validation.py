@@ -10,9 +10,11 @@ import hashlib
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from idc_index_assets.indices.contract import IndexContract, bigquery_type
+from idc_index_assets.indices.store import ArtifactDirectory
 
 CONTRACT_CHECK = "schema_contract"
 INTEGRITY_CHECK = "integrity"
@@ -30,18 +32,44 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def index_files(directory: Path, name: str) -> dict[str, Path]:
+def index_file_names(name: str) -> dict[str, str]:
+    """The four files of an index, by kind."""
     return {
-        "parquet": directory / f"{name}.parquet",
-        "sha256": directory / f"{name}.parquet.sha256",
-        "schema": directory / f"{name}_schema.json",
-        "sql": directory / f"{name}.sql",
+        "parquet": f"{name}.parquet",
+        "sha256": f"{name}.parquet.sha256",
+        "schema": f"{name}_schema.json",
+        "sql": f"{name}.sql",
     }
 
 
-def columns_of(parquet: Path) -> list[dict[str, str]]:
-    """The parquet's columns as the schema file records them: name, BigQuery type and mode."""
-    schema = pq.read_schema(parquet)
+def index_files(directory: Path, name: str) -> dict[str, Path]:
+    return {kind: directory / file for kind, file in index_file_names(name).items()}
+
+
+def as_directory(directory: ArtifactDirectory | Path) -> ArtifactDirectory:
+    return (
+        directory
+        if isinstance(directory, ArtifactDirectory)
+        else ArtifactDirectory.local(directory)
+    )
+
+
+def read_parquet_schema(directory: ArtifactDirectory, name: str) -> pa.Schema:
+    """A Parquet file's schema from its footer (a ranged read on GCS)."""
+    with directory.open_input(name) as handle:
+        return pq.read_schema(handle)
+
+
+def sha256_of(directory: ArtifactDirectory, name: str) -> str:
+    digest = hashlib.sha256()
+    with directory.open_input(name) as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def columns_of(schema: pa.Schema) -> list[dict[str, str]]:
+    """The columns as the schema file records them: name, BigQuery type and mode."""
     columns = []
     for field in schema:
         type_name, mode = bigquery_type(field.type)
@@ -49,21 +77,24 @@ def columns_of(parquet: Path) -> list[dict[str, str]]:
     return columns
 
 
-def check_contract(directory: Path, contract: IndexContract) -> list[str]:
+def check_contract(directory: ArtifactDirectory | Path, contract: IndexContract) -> list[str]:
     """Columns, order, types and modes equal the contract; the schema file describes exactly those
     columns, each with a description. Returns the problems found (empty when it passes)."""
-    files = index_files(directory, contract.name)
+    directory = as_directory(directory)
+    files = index_file_names(contract.name)
     missing = [
-        str(p) for key, p in files.items() if key in ("parquet", "schema") and not p.exists()
+        directory.label(file)
+        for key, file in files.items()
+        if key in ("parquet", "schema") and not directory.exists(file)
     ]
     if missing:
         return [f"missing file {path}" for path in missing]
     try:
-        schema = pq.read_schema(files["parquet"])
+        schema = read_parquet_schema(directory, files["parquet"])
     except Exception as error:  # pyarrow raises several types for a damaged file
-        return [f"{files['parquet'].name}: not a readable parquet file ({error})"]
+        return [f"{files['parquet']}: not a readable parquet file ({error})"]
     problems: list[str] = []
-    actual = columns_of(files["parquet"])
+    actual = columns_of(schema)
     names = [c["name"] for c in actual]
     if names != contract.column_names:
         missing_names = [n for n in contract.column_names if n not in names]
@@ -86,33 +117,39 @@ def check_contract(directory: Path, contract: IndexContract) -> list[str]:
                 problems.append(
                     f"Arrow type of {field.name}: {field.type}, contract: {expected_text}"
                 )
-    problems += _check_schema_file(files["schema"], actual)
+    problems += _check_schema_file(directory, files["schema"], actual)
     return problems
 
 
-def _check_schema_file(path: Path, actual: list[dict[str, str]]) -> list[str]:
+def _check_schema_file(
+    directory: ArtifactDirectory, name: str, actual: list[dict[str, str]]
+) -> list[str]:
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(directory.read_text(name))
         described = document["columns"]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        return [f"{path.name}: not a schema document ({error})"]
+        return [f"{name}: not a schema document ({error})"]
     problems = []
     if not str(document.get("table_description") or "").strip():
-        problems.append(f"{path.name}: empty table_description")
+        problems.append(f"{name}: empty table_description")
     shape = [{k: c.get(k) for k in ("name", "type", "mode")} for c in described]
     if shape != actual:
-        problems.append(f"{path.name}: columns do not match the parquet file's columns")
+        problems.append(f"{name}: columns do not match the parquet file's columns")
     for column in described:
         if not str(column.get("description") or "").strip():
-            problems.append(f"{path.name}: column {column.get('name')} has no description")
+            problems.append(f"{name}: column {column.get('name')} has no description")
     return problems
 
 
-def read_sidecar(path: Path, expected_name: str) -> str | None:
-    """The hex digest of a `<hex>  <name>` sidecar, or None if it does not name expected_name."""
+def read_sidecar(path: ArtifactDirectory | Path, expected_name: str) -> str | None:
+    """The hex digest of a `<hex>  <name>` sidecar (a local file, or the sidecar of
+    `expected_name` in an ArtifactDirectory), or None if it does not name expected_name."""
     try:
-        text = path.read_text().strip()
-    except OSError:
+        if isinstance(path, ArtifactDirectory):
+            text = path.read_text(f"{expected_name}.sha256").strip()
+        else:
+            text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError):
         return None
     parts = text.split()
     if len(parts) != 2 or parts[1].lstrip("*") != expected_name or len(parts[0]) != 64:
@@ -121,30 +158,34 @@ def read_sidecar(path: Path, expected_name: str) -> str | None:
 
 
 def check_integrity(
-    directory: Path, name: str, *, release_version: str | None, idc_version: int | None
+    directory: ArtifactDirectory | Path,
+    name: str,
+    *,
+    release_version: str | None,
+    idc_version: int | None,
 ) -> list[str]:
     """The sha256 sidecar matches the parquet's bytes, and the parquet's embedded release and IDC
     versions are the expected ones (None skips that comparison)."""
-    files = index_files(directory, name)
-    if not files["parquet"].exists():
-        return [f"missing file {files['parquet']}"]
+    directory = as_directory(directory)
+    files = index_file_names(name)
+    parquet = files["parquet"]
+    if not directory.exists(parquet):
+        return [f"missing file {directory.label(parquet)}"]
     problems = []
-    recorded = read_sidecar(files["sha256"], files["parquet"].name)
+    recorded = read_sidecar(directory, parquet)
     if recorded is None:
-        problems.append(f"{files['sha256'].name}: missing or not '<sha256>  {name}.parquet'")
-    elif recorded != sha256_file(files["parquet"]):
-        problems.append(f"{files['parquet'].name}: sha256 does not match {files['sha256'].name}")
+        problems.append(f"{files['sha256']}: missing or not '<sha256>  {parquet}'")
+    elif recorded != sha256_of(directory, parquet):
+        problems.append(f"{parquet}: sha256 does not match {files['sha256']}")
     try:
-        metadata = pq.read_schema(files["parquet"]).metadata or {}
+        metadata = read_parquet_schema(directory, parquet).metadata or {}
     except Exception as error:
-        return [*problems, f"{files['parquet'].name}: not a readable parquet file ({error})"]
+        return [*problems, f"{parquet}: not a readable parquet file ({error})"]
     expectations = {RELEASE_VERSION_KEY: release_version, IDC_VERSION_KEY: idc_version}
     for key, expected in expectations.items():
         found = metadata.get(key, b"").decode() or None
         if found is None:
-            problems.append(f"{files['parquet'].name}: no '{key.decode()}' in parquet metadata")
+            problems.append(f"{parquet}: no '{key.decode()}' in parquet metadata")
         elif expected is not None and found != str(expected):
-            problems.append(
-                f"{files['parquet'].name}: {key.decode()} is {found}, expected {expected}"
-            )
+            problems.append(f"{parquet}: {key.decode()} is {found}, expected {expected}")
     return problems

@@ -2,18 +2,18 @@
 `<name>.parquet.sha256`, `<name>_schema.json` and `<name>.sql`.
 
 Batches stream from the engine into the Parquet writer, which writes through a file object that
-hashes the bytes as they go, so memory stays bounded and the file is never read back to hash it.
-Everything is written into a staging directory and validated there; only a valid set of files
-replaces the previous one (by rename), so a failed build leaves the previous good files intact.
+hashes the bytes as they go, so memory stays bounded and the file is never read back to hash it
+(on GCS the bytes go up as a resumable upload while they are written: no local copy). The four
+files are written under a private staging directory (`<version>/.staging/<name>.<random>/`) and
+validated there; only a valid set replaces the previous one, file by file in one step each (a
+rename locally, a server-side copy on GCS), the parquet and its checksum last. A failed or killed
+build leaves the previous good files intact (and at most a staging directory, never read).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,16 +27,19 @@ from idc_index_assets.indices.contract import (
     target_schema,
 )
 from idc_index_assets.indices.queries import ColumnDoc
+from idc_index_assets.indices.store import ArtifactDirectory
 from idc_index_assets.indices.validation import (
     CONTRACT_CHECK,
     IDC_VERSION_KEY,
     INTEGRITY_CHECK,
     QUERY_SHA256_KEY,
     RELEASE_VERSION_KEY,
+    as_directory,
     check_contract,
     check_integrity,
     columns_of,
-    index_files,
+    index_file_names,
+    read_parquet_schema,
 )
 
 # Publishing order: the parquet and its checksum last, so the newest pair is always consistent.
@@ -65,22 +68,23 @@ class ArtifactValidationError(RuntimeError):
 @dataclass(frozen=True)
 class WrittenIndex:
     name: str
-    directory: Path
+    directory: ArtifactDirectory
     rows: int
     bytes: int
     sha256: str
     schema: pa.Schema
 
     @property
-    def parquet(self) -> Path:
-        return self.directory / f"{self.name}.parquet"
+    def parquet(self) -> str:
+        """The parquet's local path or gs:// URL."""
+        return self.directory.label(f"{self.name}.parquet")
 
 
 class _HashingWriter:
     """A write-only binary file that computes the SHA-256 of what passes through it."""
 
-    def __init__(self, path: Path):
-        self._file = open(path, "wb")  # noqa: SIM115 - closed by close()
+    def __init__(self, file: pa.NativeFile):
+        self._file = file
         self.digest = hashlib.sha256()
         self.closed = False
 
@@ -140,7 +144,7 @@ def _dictionary_columns(batch: pa.RecordBatch) -> list[str]:
 
 
 def write_index(
-    directory: Path,
+    directory: ArtifactDirectory | Path,
     *,
     contract: IndexContract,
     batches: pa.RecordBatchReader,
@@ -161,10 +165,10 @@ def write_index(
                 ]
             },
         )
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".staging", dir=directory))
+    directory = as_directory(directory)
+    staging = directory.staging(name)
     try:
-        files = index_files(staging, name)
+        files = index_file_names(name)
         schema = target_schema(contract, batches.schema).with_metadata(
             {
                 RELEASE_VERSION_KEY: release_version,
@@ -173,7 +177,7 @@ def write_index(
                 b"index_name": name,
             }
         )
-        sink = _HashingWriter(files["parquet"])
+        sink = _HashingWriter(staging.open_output(files["parquet"]))
         rows = 0
         try:
             rows = _write_parquet(sink, schema, batches)
@@ -182,17 +186,17 @@ def write_index(
         finally:
             sink.close()
         digest = sink.digest.hexdigest()
-        files["sha256"].write_text(f"{digest}  {name}.parquet\n")
+        staging.write_text(files["sha256"], f"{digest}  {name}.parquet\n")
         descriptions = {doc.name: doc.description for doc in column_docs}
         document = {
             "table_description": table_description,
             "columns": [
                 {**column, "description": descriptions[column["name"]]}
-                for column in columns_of(files["parquet"])
+                for column in columns_of(read_parquet_schema(staging, files["parquet"]))
             ],
         }
-        files["schema"].write_text(json.dumps(document, indent=2) + "\n")
-        files["sql"].write_text(sql)
+        staging.write_text(files["schema"], json.dumps(document, indent=2) + "\n")
+        staging.write_text(files["sql"], sql)
         problems = {
             CONTRACT_CHECK: check_contract(staging, contract),
             INTEGRITY_CHECK: check_integrity(
@@ -201,16 +205,15 @@ def write_index(
         }
         if any(problems.values()):
             raise ArtifactValidationError(name, problems)
-        final = index_files(directory, name)
         for key in _PUBLISH_ORDER:
-            os.replace(files[key], final[key])
+            directory.move_in(staging, files[key])
         return WrittenIndex(
             name=name,
             directory=directory,
             rows=rows,
-            bytes=final["parquet"].stat().st_size,
+            bytes=directory.size(files["parquet"]),
             sha256=digest,
             schema=schema,
         )
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        staging.remove()

@@ -130,9 +130,10 @@ def unchecked_materializations(instance: DagsterInstance, partition: str, specs)
     return problems
 
 
-def package_wheel(store: ArtifactStore, idc_version: int) -> Path:
-    """Build the wheel of one IDC version into its artifacts directory; returns its path."""
-    directory = store.directory(idc_version)
+def package_wheel(store: ArtifactStore, idc_version: int, directory: Path | None = None) -> Path:
+    """Build the wheel of one IDC version into its local artifacts directory (`directory`: a
+    local copy of them); returns its path. Raises ValueError when a blocking check fails."""
+    directory = directory or store.directory(idc_version)
     release_version = store.release_version_for(idc_version)
     failures = blocking_failures(directory, idc_version, release_version, PACKAGED_INDICES)
     if failures:
@@ -231,25 +232,31 @@ def _package(
     context: AssetExecutionContext, artifacts: ArtifactStore, package_index: PackageIndex
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     idc_version = parse_idc_version(context.partition_key)
-    wheel = package_wheel(artifacts, idc_version)
-    context.log.info(f"built {wheel}")
-    upload = "(no package index configured)"
-    if package_index.url:
-        upload = package_index.upload(wheel)
-        context.log.info(upload)
-    release_version = artifacts.release_version_for(idc_version)
-    yield MaterializeResult(
-        metadata={
-            "path": MetadataValue.path(str(wheel)),
-            "bytes": wheel.stat().st_size,
-            "sha256": sha256_file(wheel),
-            "version": release_version,
-            "uploaded_to": package_index.url or "(no package index configured)",
-            "upload": upload,
-        }
+    location = artifacts.location(idc_version)
+    with location.local_copy() as directory:
+        wheel = package_wheel(artifacts, idc_version, directory)
+        for built in (wheel, wheel.with_name(f"{wheel.name}.sha256")):
+            location.upload(built)  # the wheel first, then its checksum
+        context.log.info(f"built {location.label(wheel.name)}")
+        upload = "(no package index configured)"
+        if package_index.url:
+            upload = package_index.upload(wheel)
+            context.log.info(upload)
+        release_version = artifacts.release_version_for(idc_version)
+        yield MaterializeResult(
+            metadata={
+                "path": MetadataValue.path(location.label(wheel.name)),
+                "bytes": wheel.stat().st_size,
+                "sha256": sha256_file(wheel),
+                "version": release_version,
+                "uploaded_to": package_index.url or "(no package index configured)",
+                "upload": upload,
+            }
+        )
+        problems = wheel_problems(wheel, directory, release_version, PACKAGED_INDICES)
+    yield check_result(
+        WHEEL_ASSET, WHEEL_CHECK, problems, wheel=MetadataValue.path(location.label(wheel.name))
     )
-    problems = wheel_problems(wheel, wheel.parent, release_version, PACKAGED_INDICES)
-    yield check_result(WHEEL_ASSET, WHEEL_CHECK, problems, wheel=MetadataValue.path(str(wheel)))
 
 
 # --- the release ----------------------------------------------------------------------------------
@@ -392,13 +399,29 @@ def _release(
     github_release: GitHubReleases,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     idc_version = parse_idc_version(context.partition_key)
-    release_version = artifacts.release_version_for(idc_version)
-    directory = artifacts.directory(idc_version)
     workers = release_target.workers  # a bad setting fails here, before any work
     if github_release.problems():
         raise _refusal(
             context, "the GitHub release channel is misconfigured", github_release.problems()
         )
+    # The channels publish local files: on GCS, the version's artifacts are copied down for the
+    # step (and verified against their checksums below); locally, the files themselves.
+    with artifacts.location(idc_version).local_copy() as directory:
+        yield from _publish(
+            context, artifacts, release_target, github_release, directory, idc_version, workers
+        )
+
+
+def _publish(
+    context: AssetExecutionContext,
+    artifacts: ArtifactStore,
+    release_target: ReleaseTarget,
+    github_release: GitHubReleases,
+    directory: Path,
+    idc_version: int,
+    workers: int,
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    release_version = artifacts.release_version_for(idc_version)
     what = f"not publishing IDC version {idc_version} as release {release_version}"
     problems = unchecked_materializations(context.instance, context.partition_key, RELEASED_INDICES)
     problems += blocking_failures(directory, idc_version, release_version, RELEASED_INDICES)

@@ -32,7 +32,8 @@ import pyarrow.parquet as pq
 
 from idc_index_assets.indices.contract import googlesql_type
 from idc_index_assets.indices.registry import RELEASED_INDICES, IndexSpec
-from idc_index_assets.indices.validation import IDC_VERSION_KEY, RELEASE_VERSION_KEY
+from idc_index_assets.indices.store import ArtifactDirectory
+from idc_index_assets.indices.validation import IDC_VERSION_KEY, RELEASE_VERSION_KEY, as_directory
 
 NOTES_ASSET = "release_notes"
 NOTES_JSON = "release_notes.json"
@@ -80,14 +81,16 @@ def release_of(directory: Path, specs: Sequence[IndexSpec] = RELEASED_INDICES) -
     raise NotesError(f"{directory}: no index parquet files to compare")
 
 
-def previous_version(root: Path, idc_version: int) -> int | None:
+def previous_version(root: ArtifactDirectory | Path, idc_version: int) -> int | None:
     """The newest IDC version before `idc_version` with index files under the artifact store
-    `root` (`<root>/<N>/*.parquet`), or None."""
-    root = Path(root)
+    `root` (`<root>/<N>/*.parquet`, local or gs://), or None."""
+    root = as_directory(root)
     earlier = [
-        int(p.name)
-        for p in (root.iterdir() if root.is_dir() else [])
-        if p.name.isdigit() and int(p.name) < idc_version and any(p.glob("*.parquet"))
+        int(name)
+        for name in root.subdirectories()
+        if name.isdigit()
+        and int(name) < idc_version
+        and any(file.endswith(".parquet") for file in root.subdirectory(name).names())
     ]
     return max(earlier, default=None)
 

@@ -27,10 +27,12 @@ from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS
 from idc_index_assets.indices.checks import Outcome
 from idc_index_assets.indices.queries import parse_idc_version
 from idc_index_assets.indices.registry import RELEASED_INDICES
-from idc_index_assets.indices.store import ArtifactStore
+from idc_index_assets.indices.store import ArtifactDirectory, ArtifactStore, open_location
 from idc_index_assets.releases.assets import PUBLISH_WHEN_CHECKED, ReleaseTarget
 from idc_index_assets.releases.notes import (
     NOTES_ASSET,
+    NOTES_JSON,
+    NOTES_MARKDOWN,
     ROW_COUNT_DROP,
     WARNING_DESCRIPTIONS,
     NotesError,
@@ -90,10 +92,13 @@ def build_release_notes_asset(max_row_drop: float) -> AssetsDefinition:
         release_target: ReleaseTarget,
     ):
         idc_version = parse_idc_version(context.partition_key)
-        directory = artifacts.directory(idc_version)
+        location = artifacts.location(idc_version)
         with contextlib.ExitStack() as stack:
+            # DuckDB compares local files: on GCS, the two versions' parquet files are copied
+            # down for the step (locally, the files themselves).
+            directory = stack.enter_context(location.local_copy(_parquet_files(location)))
             try:
-                previous = _previous_release(
+                previous, compared = _previous_release(
                     config.against, idc_version, artifacts, release_target, stack
                 )
                 notes = compute_notes(
@@ -103,8 +108,9 @@ def build_release_notes_asset(max_row_drop: float) -> AssetsDefinition:
                 )
             except NotesError as error:
                 raise Failure(str(error), allow_retries=False) from error
-        json_path, markdown_path = write_notes(directory, notes)
-        compared = config.against or (str(previous) if previous else "")
+            for written in write_notes(directory, notes):
+                location.upload(written)
+        json_path, markdown_path = location.label(NOTES_JSON), location.label(NOTES_MARKDOWN)
         context.log.info(f"release notes against {compared or 'nothing'}: {markdown_path}")
         yield MaterializeResult(
             metadata={
@@ -129,16 +135,25 @@ def _previous_release(
     artifacts: ArtifactStore,
     release_target: ReleaseTarget,
     stack: contextlib.ExitStack,
-) -> Path | None:
-    """The directory of the release to compare with (a gs:// one downloaded into a temporary
-    directory that `stack` removes), or None when there is none."""
+) -> tuple[Path | None, str]:
+    """The local directory of the release to compare with (a gs:// one downloaded into a
+    temporary directory that `stack` removes) and where it comes from; (None, "") when there is
+    none."""
     if not against:
-        earlier = previous_version(Path(artifacts.root), idc_version)
-        return None if earlier is None else artifacts.directory(earlier)
+        root = open_location(artifacts.root, artifacts.gcp_project)
+        earlier = previous_version(root, idc_version)
+        if earlier is None:
+            return None, ""
+        location = artifacts.location(earlier)
+        return stack.enter_context(location.local_copy(_parquet_files(location))), location.url
     if against.startswith("gs://"):
         bucket = stack.enter_context(release_target.open(against))
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="idc-notes-"))
-        return fetch_release(bucket, Path(scratch))
+        return fetch_release(bucket, Path(scratch)), against
     if not Path(against).is_dir():
         raise NotesError(f"against: {against} is not a directory or gs:// prefix")
-    return Path(against)
+    return Path(against), against
+
+
+def _parquet_files(location: ArtifactDirectory) -> list[str]:
+    return [name for name in location.names() if name.endswith(".parquet")]
