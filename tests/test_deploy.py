@@ -203,18 +203,14 @@ def test_the_helm_values_run_this_code_location_with_the_production_settings():
     assert launcher["config"]["k8sRunLauncher"]["envConfigMaps"] == [{"name": config_map}]
     # the GitHub release channel's token, from a Secret, in the code server and its runs
     assert launcher["config"]["k8sRunLauncher"]["envSecrets"] == deployment["envSecrets"]
-    # The artifacts volume is where production.env puts the artifacts.
+    # Every run and step pod reads and writes one artifact store on GCS: no shared volume.
     production = dict(
         line.split("=", 1)
         for line in (DEPLOY / "production.env").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    (mount,) = deployment["volumeMounts"]
-    assert mount["mountPath"] == production["IDC_ARTIFACTS_DIR"]
-    (volume,) = deployment["volumes"]
-    claim = yaml.safe_load((DEPLOY / "helm" / "artifacts-pvc.yaml").read_text())
-    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
-    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert production["IDC_ARTIFACTS_DIR"].startswith("gs://")
+    assert "volumes" not in deployment and "volumeMounts" not in deployment
     # Credentials through Workload Identity, never a key in the environment.
     assert "iam.gke.io/gcp-service-account" in values["serviceAccount"]["annotations"]
     assert "GOOGLE_APPLICATION_CREDENTIALS" not in production

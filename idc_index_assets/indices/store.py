@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import shutil
 import tempfile
 import uuid
@@ -83,7 +84,8 @@ def open_location(target: str | Path, gcp_project: str = "") -> ArtifactDirector
     if not bucket:
         raise ValueError(f"no bucket name in {text!r}")
     path = f"{bucket}/{prefix.strip('/')}".rstrip("/")
-    return ArtifactDirectory(_gcs_filesystem(gcp_project), path, GCS_SCHEME + path)
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
+    return ArtifactDirectory(_gcs_filesystem(gcp_project, emulator), path, GCS_SCHEME + path)
 
 
 @dataclass(frozen=True)
@@ -225,9 +227,14 @@ class ArtifactDirectory:
         return self.subdirectory(_STAGING).subdirectory(f"{prefix}.{uuid.uuid4().hex}")
 
     def remove(self) -> None:
-        """Delete the directory and everything in it (nothing if it is not there)."""
+        """Delete the directory and everything in it (nothing if it is not there); locally, an
+        emptied `.staging/` goes too."""
         with contextlib.suppress(FileNotFoundError):
             self.filesystem.delete_dir(self.path)
+        local = self.local_path
+        if local is not None and local.parent.name == _STAGING:
+            with contextlib.suppress(OSError):  # another build's staging is still there
+                local.parent.rmdir()
 
     @contextlib.contextmanager
     def local_copy(self, names: Sequence[str] | None = None) -> Iterator[Path]:
@@ -253,7 +260,8 @@ class ArtifactDirectory:
 
 
 @functools.cache
-def _gcs_filesystem(gcp_project: str) -> pafs.PyFileSystem:
+def _gcs_filesystem(gcp_project: str, emulator: str) -> pafs.PyFileSystem:
+    """One client per project (and emulator, which the client reads when created)."""
     from dagster_gcp import GCSResource
 
     return pafs.PyFileSystem(_GcsHandler(GCSResource(project=gcp_project or None).get_client()))
