@@ -162,7 +162,9 @@ def test_a_build_killed_between_staging_and_publishing_leaves_the_previous_files
         build_process[0].wait(timeout=300)
     assert build_process[0].returncode == -signal.SIGKILL
     staged = [blob.name for blob in gcs_bucket.list_blobs(prefix=f"idc/{N}/.staging/")]
-    assert {name.rsplit("/", 1)[1] for name in staged} == set(index_file_names("idc_index").values())
+    assert {name.rsplit("/", 1)[1] for name in staged} == set(
+        index_file_names("idc_index").values()
+    )
 
     assert objects(gcs_bucket, f"idc/{N}/") == before  # not one byte of the previous files changed
     location = ArtifactStore(root=root).location(N)
@@ -186,7 +188,8 @@ def test_two_idc_versions_built_at_once_do_not_interfere(sample_source, gcs_buck
     names = ["idc_index", "tcia_idc_subset"]
     versions = (N - 1, N)
     with ThreadPoolExecutor(2) as pool:
-        at_once = dict(zip(versions, pool.map(lambda v: build(names, v, engine, store), versions)))
+        built = pool.map(lambda version: build(names, version, engine, store), versions)
+        at_once = dict(zip(versions, built, strict=True))
     for version in versions:
         alone = build(names, version, engine, ArtifactStore(root=str(tmp_path)))
         for name in names:

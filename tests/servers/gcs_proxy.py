@@ -35,9 +35,7 @@ def gcs_proxy(upstream: str, hook: Callable[[str, str], bool]) -> Iterator[str]:
                 return
             connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
             try:
-                headers = {
-                    k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP
-                }
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 headers["Host"] = target.netloc
                 connection.request(self.command, self.path, body=body, headers=headers)
                 answer = connection.getresponse()
