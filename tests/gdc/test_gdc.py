@@ -309,10 +309,10 @@ def test_mapping_from_the_api_is_the_independent_join(
 
 def test_the_schema_file_documents_every_column(server, sample_source, tmp_path):
     result = build(sample_source, tmp_path, GDCCasesClient(server.url, min_interval_seconds=0.0))
-    document = json.loads((result.written.directory / "gdc_idc_mapping_schema.json").read_text())
+    document = json.loads(result.written.directory.read_text("gdc_idc_mapping_schema.json"))
     assert [c["name"] for c in document["columns"]] == GDC_MAPPING.contract.column_names
     assert all(c["description"] and c["type"] == "STRING" for c in document["columns"])
-    sql = (result.written.directory / "gdc_idc_mapping.sql").read_text()
+    sql = result.written.directory.read_text("gdc_idc_mapping.sql")
     assert f"idc_v{SAMPLE_VERSIONS}.dicom_all" in sql
 
 
@@ -394,7 +394,7 @@ def test_verify_checks_the_mapping_too(sample_source, tmp_path, monkeypatch, cap
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     result = build(sample_source, tmp_path, SnapshotCases(sample_source / CASES_SNAPSHOT))
-    assert main(["verify", str(result.written.directory)]) == 0
+    assert main(["verify", result.written.directory.url]) == 0
     assert "ok   gdc_idc_mapping.parquet" in capsys.readouterr().out
 
 
