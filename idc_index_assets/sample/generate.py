@@ -794,7 +794,8 @@ def release_tables(
         instances = InstanceRows(
             seed=seed,
             version=version,
-            modality=np.array(MODALITY_NAMES)[i_mod],
+            modality=i_mod,
+            modality_names=tuple(MODALITY_NAMES),
             collection_id=collection_ids[coll[lo:hi]][owner],
             series=s_sid,
             revision=s_rev,

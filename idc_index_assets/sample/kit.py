@@ -13,10 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def mix(*keys: np.ndarray | int) -> np.ndarray:
-    """A 64-bit hash of integer keys (splitmix64 finalizer), elementwise."""
+def mix(*keys: np.ndarray | int, state: np.ndarray | None = None) -> np.ndarray:
+    """A 64-bit hash of integer keys (splitmix64 finalizer), elementwise; `state` is the hash of
+    keys that come first (mix(a, b) == mix(b, state=mix(a)))."""
     with np.errstate(over="ignore"):
-        h = np.zeros(np.broadcast(*keys).shape, dtype=np.uint64)
+        h = np.zeros(np.broadcast(*keys).shape, dtype=np.uint64) if state is None else state
         for key in keys:
             h = h * np.uint64(0x9E3779B97F4A7C15) + np.asarray(key, dtype=np.uint64)
             h ^= h >> np.uint64(30)
@@ -33,15 +34,25 @@ def uniform(*keys) -> np.ndarray:
 
 def uuid4(*keys) -> pa.Array:
     """Random-looking version-4 UUID strings, a pure function of the keys."""
-    high = mix(*keys, 1) & np.uint64(0xFFFFFFFFFFFF0FFF) | np.uint64(0x4000)
-    low = mix(*keys, 2) & np.uint64(0x3FFFFFFFFFFFFFFF) | np.uint64(0x8000000000000000)
-    hex_bytes = np.stack([high, low], axis=1).astype(">u8").tobytes().hex().encode()
-    hexes = pa.array(np.frombuffer(hex_bytes, dtype="S32").astype(object)).cast(pa.string())
-    parts = [
-        pc.utf8_slice_codeunits(hexes, a, b)
-        for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
-    ]
-    return pc.binary_join_element_wise(*parts, "-")
+    keyed = mix(*keys)
+    high = mix(1, state=keyed) & np.uint64(0xFFFFFFFFFFFF0FFF) | np.uint64(0x4000)
+    low = mix(2, state=keyed) & np.uint64(0x3FFFFFFFFFFFFFFF) | np.uint64(0x8000000000000000)
+    rows = high.size
+    # The 36 characters of each UUID laid out in one buffer: hex digits of the 16 big-endian
+    # bytes around the dashes, so no per-row string is ever built.
+    raw = np.stack([high.ravel(), low.ravel()], axis=1).astype(">u8").view(np.uint8)
+    hexes = np.empty((rows, 32), dtype=np.uint8)
+    hexes[:, 0::2] = HEX_DIGITS[raw >> 4]
+    hexes[:, 1::2] = HEX_DIGITS[raw & 15]
+    chars = np.full((rows, 36), ord("-"), dtype=np.uint8)
+    chars[:, UUID_HEX_POSITIONS] = hexes
+    offsets = np.arange(0, 36 * (rows + 1), 36, dtype=np.int32)
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(chars))
+
+
+HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# Where the 32 hex digits of a UUID go among its 36 characters (8-4-4-4-12).
+UUID_HEX_POSITIONS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
 
 
 def text(values: np.ndarray) -> pa.Array:
@@ -108,7 +119,8 @@ class InstanceRows:
 
     seed: int
     version: int
-    modality: np.ndarray  # modality name per instance (CT, SM, SEG, ...)
+    modality: np.ndarray  # per instance: its modality, as an index into modality_names
+    modality_names: tuple[str, ...]  # CT, SM, SEG, ...
     collection_id: np.ndarray
     series: np.ndarray
     revision: np.ndarray
@@ -132,7 +144,8 @@ class InstanceRows:
         return len(self.series)
 
     def where(self, *modalities: str) -> np.ndarray:
-        return np.isin(self.modality, modalities)
+        """Per instance: whether its modality is one of `modalities`."""
+        return np.isin(self.modality_names, modalities)[self.modality]
 
     def uniform(self, salt: int, *, per: str = "series") -> np.ndarray:
         """Uniform [0, 1) values, the same for every instance of a series (per="series") or

@@ -23,7 +23,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from idc_index_assets.sample.kit import InstanceRows, list_offsets, pick, text, uniform, weighted
+from idc_index_assets.sample.kit import (
+    InstanceRows,
+    list_offsets,
+    pick,
+    scatter,
+    text,
+    uniform,
+    weighted,
+)
 from idc_index_assets.sources.contract import source_tables
 
 STRINGS = pa.list_(pa.string())
@@ -53,21 +61,32 @@ class Series:
     instances: InstanceRows
     first: np.ndarray  # per instance: the first instance of its series
     owner: np.ndarray  # per instance: the position of its series
+    starts: np.ndarray  # per series: the position of its first instance
+    ids: np.ndarray  # per series: its number in the universe (InstanceRows.series)
+    modality: np.ndarray  # per series: as InstanceRows.modality
 
     @classmethod
     def of(cls, instances: InstanceRows) -> Series:
         first = instances.number == 0
-        return cls(instances, first, np.cumsum(first) - 1)
+        starts = np.flatnonzero(first)
+        return cls(
+            instances,
+            first,
+            np.cumsum(first) - 1,
+            starts,
+            instances.series[starts],
+            instances.modality[starts],
+        )
 
     def __len__(self) -> int:
-        return int(self.first.sum())
+        return len(self.starts)
 
     def uniform(self, salt: int) -> np.ndarray:
         """The values of `instances.uniform(salt)`, one per series."""
-        return uniform(self.instances.seed, self.instances.series[self.first], salt)
+        return uniform(self.instances.seed, self.ids, salt)
 
     def where(self, *modalities: str) -> np.ndarray:
-        return self.instances.where(*modalities)[self.first]
+        return np.isin(self.instances.modality_names, modalities)[self.modality]
 
     def spread(self, values):
         """Per-series values (Arrow or numpy) as per-instance values."""
@@ -106,7 +125,40 @@ def _only(mask: np.ndarray, values) -> pa.Array:
 
 def _ds_text(values: np.ndarray, decimals: int) -> pa.Array:
     """Numbers as DICOM DS/IS strings ("120", "0.625")."""
-    return text(np.round(np.asarray(values, dtype=np.float64), decimals) + 0.0)  # no "-0"
+    values = np.asarray(values)
+    if values.dtype.kind in "iu" and (values.size == 0 or np.abs(values).max() < 10**10):
+        return text(values)  # below 1e10, whole numbers print alike as integers and as floats
+    return text(np.round(values.astype(np.float64), decimals) + 0.0)  # no "-0"
+
+
+def _instance_text(series: Series, values: np.ndarray, rows: np.ndarray, decimals: int) -> pa.Array:
+    """`_ds_text(values[rows])` for per-instance numbers (one row each, or a row of several),
+    `rows` ascending; where every instance of a series holds the same number (most series, for
+    most attributes), it is formatted once for the series."""
+    if len(series) == 0:
+        return _ds_text(values[rows], decimals)
+    low = np.minimum.reduceat(values, series.starts, axis=0)
+    shared = low == np.maximum.reduceat(values, series.starts, axis=0)
+    owner = series.owner[rows]
+    shared_rows = shared[owner]
+    width = values[0].size
+    position = (owner * width).reshape(-1, *([1] * (values.ndim - 1))) + np.arange(width).reshape(
+        values.shape[1:]
+    )
+    own = low.size + np.cumsum(~shared_rows).reshape(shared_rows.shape) - 1
+    index = np.where(shared_rows, position, own)
+    pool = pa.concat_arrays(
+        [_ds_text(low.ravel(), decimals), _ds_text(values[rows][~shared_rows], decimals)]
+    )
+    return pool.take(pa.array(index.ravel()))
+
+
+def _instance_strings(
+    series: Series, values: np.ndarray, mask: np.ndarray, decimals: int = 4
+) -> pa.Array:
+    """Per-instance numbers as DS/IS strings, NULL outside `mask` (per instance)."""
+    rows = np.flatnonzero(mask)
+    return scatter(rows, _instance_text(series, values, rows, decimals), len(mask))
 
 
 def _decimal_strings(values: np.ndarray, mask: np.ndarray, decimals: int = 4) -> pa.Array:
@@ -114,10 +166,14 @@ def _decimal_strings(values: np.ndarray, mask: np.ndarray, decimals: int = 4) ->
     return _only(mask, _ds_text(values, decimals))
 
 
-def _string_lists(values: np.ndarray, mask: np.ndarray) -> pa.Array:
-    """Rows of a 2-D array of numbers as REPEATED DS strings, NULL outside `mask`."""
+def _string_lists(values: np.ndarray, mask: np.ndarray, series: Series | None = None) -> pa.Array:
+    """Rows of a 2-D array of numbers as REPEATED DS strings, NULL outside `mask`; with `series`,
+    the rows are per instance of those series."""
     width = values.shape[1]
-    flat = _ds_text(values[mask].ravel(), 6)
+    if series is None:
+        flat = _ds_text(values[mask].ravel(), 6)
+    else:
+        flat = _instance_text(series, values, np.flatnonzero(mask), 6)
     return pa.ListArray.from_arrays(list_offsets(mask * width), flat, mask=pa.array(~mask))
 
 
@@ -190,8 +246,8 @@ def _ct_columns(series: Series, kind: np.ndarray) -> dict[str, pa.Array]:
         {"ImageType": constant.pop("ImageType")}
         | _spread_all(series, constant)
         | {
-            "XRayTubeCurrent": _decimal_strings(current, ct_instance),
-            "Exposure": _decimal_strings(exposure, ct_instance),
+            "XRayTubeCurrent": _instance_strings(series, current, ct_instance),
+            "Exposure": _instance_strings(series, exposure, ct_instance),
         }
     )
 
@@ -276,7 +332,7 @@ def _mr_columns(series: Series) -> dict[str, pa.Array]:
         {"ImageType": _only(mr, image_type)}
         | _spread_all(series, constant)
         | {
-            "EchoTime": _decimal_strings(echo_time, mr_instance),
+            "EchoTime": _instance_strings(series, echo_time, mr_instance),
             "DiffusionBValue": _only(
                 mr_instance & series.spread(dwi), B_VALUES[number % len(B_VALUES)]
             ),
@@ -355,7 +411,7 @@ def _pt_columns(series: Series) -> dict[str, pa.Array]:
         {"ImageType": _only(pt, image_type)}
         | _spread_all(series, constant)
         | {
-            "ActualFrameDuration": _decimal_strings(duration, series.spread(pt)),
+            "ActualFrameDuration": _instance_strings(series, duration, series.spread(pt)),
         }
     )
 
@@ -509,9 +565,8 @@ def _geometry_columns(series: Series, kind: np.ndarray) -> dict[str, pa.Array]:
 
     # Slice index of each instance; dynamic PET repeats every position once per time frame.
     number = series.instances.number // series.spread(pt_time_frames(series))
-    instance_kind = series.spread(kind)
     index = np.select(
-        [instance_kind == k for k in ("gap", "duplicate", "single_position")],
+        [series.spread(kind == k) for k in ("gap", "duplicate", "single_position")],
         [number + (number > GAP_AFTER), number - (number >= DUPLICATE_AT), 0 * number],
         number,
     )
@@ -534,12 +589,12 @@ def _geometry_columns(series: Series, kind: np.ndarray) -> dict[str, pa.Array]:
 
     # generate.py gives every slice of a series the same PixelSpacing, Rows and Columns; only the
     # first instance of some series differs (NULL elsewhere keeps generate.py's values).
-    resampled = first & (instance_kind == "pixel_spacing_change")
+    resampled = first & series.spread(kind == "pixel_spacing_change")
     spacing_twice = 2 * series.instances.pixel_spacing
-    resized = first & (instance_kind == "size_change")
+    resized = first & series.spread(kind == "size_change")
     size = _only(resized, pa.array(np.full(len(first), 256)))
     return {
-        "ImagePositionPatient": _string_lists(position, series.spread(image)),
+        "ImagePositionPatient": _string_lists(position, series.spread(image), series),
         "ImageOrientationPatient": orientation_text.take(pa.array(which)),
         "PixelSpacing": _string_lists(np.stack([spacing_twice, spacing_twice], axis=1), resampled),
         "Rows": size,
