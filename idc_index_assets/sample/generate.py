@@ -394,6 +394,8 @@ def _nulls_as_empty_lists(values: pa.Array) -> pa.Array:
     """NULL lists become empty ones; rebuilt from offsets, as fill_null is slow on nested lists."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if values.null_count == 0:
+        return values
     lengths = pc.fill_null(pc.list_value_length(values), 0).to_numpy()
     return pa.ListArray.from_arrays(list_offsets(lengths), values.flatten(), type=values.type)
 
@@ -588,6 +590,11 @@ def _collection_index(collection_id: str) -> int:
     return [c.collection_id for c in COLLECTIONS].index(collection_id)
 
 
+def _series_uids(sid: np.ndarray) -> pa.Array:
+    """SeriesInstanceUID of universe series numbers."""
+    return join(UID_ROOT, text(sid), sep=".2.")
+
+
 def _patient_ids(coll: np.ndarray, patient: np.ndarray) -> pa.Array:
     """PatientID of global patient numbers, e.g. LUAD-00012."""
     return join(
@@ -618,112 +625,111 @@ def release_tables(
     )
     coll = universe.collection[served]
     mod = universe.modality[served]
+    study = universe.study[served]
+    patient_number = universe.patient[served]
+    ar = universe.analysis_result[served]
     multi = universe.instances[served] > 1
     count = universe.instances[served] + (multi & (revision % 2 == 1))
-    crdc_series = uuid4(seed, sid, revision, 11)
 
     home = [LICENSE_BUCKET[c.license[0]] for c in COLLECTIONS]
     buckets = [
         c.legacy_bucket if version == 1 and home[i] == "idc-open-data" else home[i]
         for i, c in enumerate(COLLECTIONS)
     ]
-    gcs_bucket = pick(buckets, coll)
-    aws_bucket = pc.take(pa.array([AWS_BUCKET[b] for b in buckets]), pa.array(coll))
-    series_aws_url = join("s3://", aws_bucket, "/", crdc_series, "/")
-
-    study_uid = join(UID_ROOT, text(universe.study[served]), sep=".1.")
-    series_uid = join(UID_ROOT, text(sid), sep=".2.")
-    patient_number = universe.patient[served]
-    patient_id = _patient_ids(coll, patient_number)
-
-    # Series-level attributes: functions of the series (and patient/study), so stable across versions.
-    u_patient, u_study = (
-        uniform(seed, patient_number, 21),
-        uniform(seed, universe.study[served], 22),
-    )
-    study_date = pa.array(
-        np.datetime64("2000-01-01") + (u_study * 6000).astype("timedelta64[D]"), pa.date32()
-    )
-    age = (u_patient * 60 + 25).astype(int)
-    patient_age = join(pc.utf8_lpad(text(age), 3, "0"), "Y")
-    patient_age = pc.if_else(pa.array(u_patient < 0.05), "", patient_age)  # some empty in DICOM
-    sex = pick(["M", "F"], (u_patient * 1000).astype(int) % 2)
-
-    def choose(attribute: str, salt: int) -> pa.Array:
-        options = [getattr(MODALITIES[n], attribute) for n in MODALITY_NAMES]
-        u = uniform(seed, sid, salt)
-        flat = [value for group in options for value in group]
-        start = np.cumsum([0] + [len(g) for g in options])[:-1]
-        sizes = np.array([len(g) for g in options])
-        return pick(flat, start[mod] + (u * sizes[mod]).astype(int))
-
-    description, manufacturer = choose("descriptions", 23), choose("manufacturers", 24)
-    ar = universe.analysis_result[served]
-    ar_slot = np.where(ar < 0, len(ANALYSIS_RESULTS), ar)  # the slot after the last: original data
-    ar_ids = [r.analysis_result_id for r in ANALYSIS_RESULTS] + [None]
-    ar_dois = [r.doi for r in ANALYSIS_RESULTS] + [None]
-    source_doi = pc.coalesce(pick(ar_dois, ar_slot), pick([c.doi for c in COLLECTIONS], coll))
-
     specs = [MODALITIES[n] for n in MODALITY_NAMES]
-    body_part = pick([c.body_part for c in COLLECTIONS], coll)
-    body_part = pc.if_else(
-        pa.array(np.isin(mod, [MODALITY_NAMES.index("SM")])),
-        pa.scalar(None, pa.string()),
-        body_part,
-    )
-    modality_name = pick(MODALITY_NAMES, mod)
     is_image = np.isin(mod, [MODALITY_NAMES.index(n) for n in ("CT", "MR", "PT")])
-    pixel_spacing = np.round(0.5 + uniform(seed, sid, 26) * 0.5, 6)  # mm, in plane
-    image_series = _first_image_series(universe.study[served], sid, is_image)
+    # What a chunk needs from other series of the release: the image series each series' study
+    # refers to, and the release's slides (as numbers; their UIDs are made when needed).
+    image_series = _first_image_series(study, sid, is_image)
     has_image = image_series >= 0
-    image_series_uid = pc.if_else(
-        pa.array(has_image), series_uid.take(pa.array(np.maximum(image_series, 0))), None
-    )
     image_series_instances = np.where(has_image, count[np.maximum(image_series, 0)], 0)
     slides = np.flatnonzero(mod == MODALITY_NAMES.index("SM"))
     collection_ids = np.array([c.collection_id for c in COLLECTIONS])
 
-    # Series-level values of dicom_all columns, spread to the instances of each chunk.
-    series_columns = {
-        "collection_id": pick([c.collection_id for c in COLLECTIONS], coll),
-        "analysis_result_id": pick(ar_ids, ar_slot),
-        "PatientID": patient_id,
-        "PatientAge": patient_age,
-        "PatientSex": sex,
-        "StudyInstanceUID": study_uid,
-        "StudyDate": study_date,
-        "StudyDescription": pick(
-            ["CT CHEST", "MRI PELVIS", "PET/CT", "Pathology"], (u_study * 4).astype(int)
-        ),
-        "SeriesInstanceUID": series_uid,
-        "SeriesDate": study_date,
-        "SeriesDescription": description,
-        "SeriesNumber": text((uniform(seed, sid, 27) * 900).astype(int) + 1),
-        "Modality": modality_name,
-        "SOPClassUID": pick([m.sop_class for m in specs], mod),
-        "Manufacturer": manufacturer,
-        "ManufacturerModelName": join(manufacturer, "model", sep=" "),
-        "Source_DOI": source_doi,
-        "license_short_name": pc.coalesce(
-            pick([CC_BY_4[0]] * len(ANALYSIS_RESULTS) + [None], ar_slot),
-            pick([c.license[0] for c in COLLECTIONS], coll),
-        ),
-        "crdc_series_uuid": crdc_series,
-        "aws_bucket": aws_bucket,
-        "series_aws_url": series_aws_url,
-        "SliceThickness": pc.if_else(
-            pa.array(is_image),
-            text(np.round(0.625 + (uniform(seed, sid, 28) * 8).astype(int) * 0.625, 3)),
-            None,
-        ),
-        "PixelSpacing": pc.if_else(
-            pa.array(is_image),
-            repeated_strings(text(pixel_spacing), 2),
-            pa.scalar(None, pa.list_(pa.string())),
-        ),
-        "Rows": pa.array(np.where(is_image, 512, None)),
-        "Columns": pa.array(np.where(is_image, 512, None)),
-    }
+    def series_values(part: slice) -> dict:
+        """The series-level values of the served series in `part` (functions of the series, its
+        patient and study, so stable across versions): dicom_all columns, spread to the
+        instances of a chunk, and the other values a chunk needs."""
+        p_sid, p_coll, p_mod, p_patient = sid[part], coll[part], mod[part], patient_number[part]
+        p_image, p_image_series = is_image[part], image_series[part]
+        crdc_series = uuid4(seed, p_sid, revision[part], 11)
+        aws_bucket = pc.take(pa.array([AWS_BUCKET[b] for b in buckets]), pa.array(p_coll))
+        series_aws_url = join("s3://", aws_bucket, "/", crdc_series, "/")
+        u_patient, u_study = uniform(seed, p_patient, 21), uniform(seed, study[part], 22)
+        study_date = pa.array(
+            np.datetime64("2000-01-01") + (u_study * 6000).astype("timedelta64[D]"), pa.date32()
+        )
+        age = (u_patient * 60 + 25).astype(int)
+        patient_age = join(pc.utf8_lpad(text(age), 3, "0"), "Y")
+        patient_age = pc.if_else(pa.array(u_patient < 0.05), "", patient_age)  # some empty
+        sex = pick(["M", "F"], (u_patient * 1000).astype(int) % 2)
+
+        def choose(attribute: str, salt: int) -> pa.Array:
+            options = [getattr(MODALITIES[n], attribute) for n in MODALITY_NAMES]
+            u = uniform(seed, p_sid, salt)
+            flat = [value for group in options for value in group]
+            start = np.cumsum([0] + [len(g) for g in options])[:-1]
+            sizes = np.array([len(g) for g in options])
+            return pick(flat, start[p_mod] + (u * sizes[p_mod]).astype(int))
+
+        description, manufacturer = choose("descriptions", 23), choose("manufacturers", 24)
+        ar_slot = np.where(ar[part] < 0, len(ANALYSIS_RESULTS), ar[part])  # after the last: none
+        ar_ids = [r.analysis_result_id for r in ANALYSIS_RESULTS] + [None]
+        ar_dois = [r.doi for r in ANALYSIS_RESULTS] + [None]
+        source_doi = pc.coalesce(pick(ar_dois, ar_slot), pick([c.doi for c in COLLECTIONS], p_coll))
+        body_part = pick([c.body_part for c in COLLECTIONS], p_coll)
+        body_part = pc.if_else(
+            pa.array(np.isin(p_mod, [MODALITY_NAMES.index("SM")])),
+            pa.scalar(None, pa.string()),
+            body_part,
+        )
+        pixel_spacing = np.round(0.5 + uniform(seed, p_sid, 26) * 0.5, 6)  # mm, in plane
+        image_series_uid = _series_uids(sid[np.maximum(p_image_series, 0)])
+        return {
+            "dicom_all": {
+                "collection_id": pick([c.collection_id for c in COLLECTIONS], p_coll),
+                "analysis_result_id": pick(ar_ids, ar_slot),
+                "PatientID": _patient_ids(p_coll, p_patient),
+                "PatientAge": patient_age,
+                "PatientSex": sex,
+                "StudyInstanceUID": join(UID_ROOT, text(study[part]), sep=".1."),
+                "StudyDate": study_date,
+                "StudyDescription": pick(
+                    ["CT CHEST", "MRI PELVIS", "PET/CT", "Pathology"], (u_study * 4).astype(int)
+                ),
+                "SeriesInstanceUID": _series_uids(p_sid),
+                "SeriesDescription": description,
+                "SeriesNumber": text((uniform(seed, p_sid, 27) * 900).astype(int) + 1),
+                "Modality": pick(MODALITY_NAMES, p_mod),
+                "SOPClassUID": pick([m.sop_class for m in specs], p_mod),
+                "Manufacturer": manufacturer,
+                "ManufacturerModelName": join(manufacturer, "model", sep=" "),
+                "Source_DOI": source_doi,
+                "license_short_name": pc.coalesce(
+                    pick([CC_BY_4[0]] * len(ANALYSIS_RESULTS) + [None], ar_slot),
+                    pick([c.license[0] for c in COLLECTIONS], p_coll),
+                ),
+                "crdc_series_uuid": crdc_series,
+                "aws_bucket": aws_bucket,
+                "series_aws_url": series_aws_url,
+                "SliceThickness": pc.if_else(
+                    pa.array(p_image),
+                    text(np.round(0.625 + (uniform(seed, p_sid, 28) * 8).astype(int) * 0.625, 3)),
+                    None,
+                ),
+                "PixelSpacing": pc.if_else(
+                    pa.array(p_image),
+                    repeated_strings(text(pixel_spacing), 2),
+                    pa.scalar(None, pa.list_(pa.string())),
+                ),
+                "Rows": pa.array(np.where(p_image, 512, None)),
+                "Columns": pa.array(np.where(p_image, 512, None)),
+            },
+            "gcs_bucket": pick(buckets, p_coll),
+            "body_part": body_part,
+            "pixel_spacing": pixel_spacing,
+            "image_series_uid": pc.if_else(pa.array(p_image_series >= 0), image_series_uid, None),
+        }
 
     first = {
         "original_collections_metadata": _collections_metadata(coll, patient_number, version),
@@ -744,6 +750,7 @@ def release_tables(
             coll, version
         )
     }
+    slide_series_uid = _series_uids(sid[slides])
 
     for lo, hi in _series_chunks(count, chunk_rows):
         # Instance rows: series s repeated count[s] times, numbered 0..count-1 within the series.
@@ -752,12 +759,15 @@ def release_tables(
         owner = np.repeat(np.arange(hi - lo), c_count)
         number = np.arange(rows) - np.repeat(np.cumsum(c_count) - c_count, c_count)
 
-        per_instance = partial(_spread, start=lo, owner=owner)
+        per_instance = partial(_spread, owner=owner)
+        of_series = series_values(slice(lo, hi))
 
         c_sid, c_mod = sid[lo:hi], mod[lo:hi]
         s_sid, s_rev = c_sid[owner], revision[lo:hi][owner]
         crdc_instance = uuid4(seed, s_sid, s_rev, number, 12)
-        sop_uid = join(per_instance(series_uid), text(number + 1), sep=".")
+        dicom_all = {name: per_instance(value) for name, value in of_series["dicom_all"].items()}
+        dicom_all["SeriesDate"] = dicom_all["StudyDate"]  # a series is dated as its study
+        sop_uid = join(dicom_all["SeriesInstanceUID"], text(number + 1), sep=".")
 
         # The second transfer syntax (and photometric interpretation), if any, is the first
         # instance's: slide microscopy series mix a losslessly stored label image with JPEG tiles.
@@ -770,7 +780,6 @@ def release_tables(
         high = np.array([m.megabytes[1] for m in specs])[i_mod]
         size = (low + (high - low) * uniform(seed, s_sid, s_rev, number, 25)) * 1e6
 
-        dicom_all = {name: per_instance(values) for name, values in series_columns.items()}
         dicom_all |= {
             "SOPInstanceUID": sop_uid,
             "TransferSyntaxUID": pick(ts_flat, i_mod * 2 + ts),
@@ -780,7 +789,7 @@ def release_tables(
             "crdc_instance_uuid": crdc_instance,
             "gcs_url": join(
                 "gs://",
-                per_instance(gcs_bucket),
+                per_instance(of_series["gcs_bucket"]),
                 "/",
                 dicom_all["crdc_series_uuid"],
                 "/",
@@ -796,20 +805,21 @@ def release_tables(
             version=version,
             modality=i_mod,
             modality_names=tuple(MODALITY_NAMES),
-            collection_id=collection_ids[coll[lo:hi]][owner],
+            collection=coll[lo:hi][owner],
+            collection_ids=tuple(collection_ids),
             series=s_sid,
             revision=s_rev,
             number=number,
             instance_count=c_count[owner],
-            pixel_spacing=pixel_spacing[lo:hi][owner],
+            pixel_spacing=of_series["pixel_spacing"][owner],
             patient_id=dicom_all["PatientID"],
             study_uid=dicom_all["StudyInstanceUID"],
             series_uid=dicom_all["SeriesInstanceUID"],
             sop_uid=sop_uid,
-            image_series_uid=per_instance(image_series_uid),
+            image_series_uid=per_instance(of_series["image_series_uid"]),
             image_series_instances=image_series_instances[lo:hi][owner],
             slide_series=sid[slides],
-            slide_series_uid=series_uid.take(pa.array(slides)),
+            slide_series_uid=slide_series_uid,
             slide_collection_id=collection_ids[coll[slides]],
         )
         dicom_metadata = {
@@ -831,15 +841,18 @@ def release_tables(
             "dicom_all": _table(_name("dicom_all"), dicom_all, rows),
             "dicom_metadata_curated": _table(
                 _name("dicom_metadata_curated"),
-                {"SOPInstanceUID": sop_uid, "BodyPartExamined": per_instance(body_part)},
+                {
+                    "SOPInstanceUID": sop_uid,
+                    "BodyPartExamined": per_instance(of_series["body_part"]),
+                },
                 rows,
             ),
             "auxiliary_metadata": _table(
                 _name("auxiliary_metadata"),
                 {
                     "SeriesInstanceUID": dicom_all["SeriesInstanceUID"],
-                    "series_init_idc_version": per_instance(universe.birth[served]),
-                    "series_revised_idc_version": per_instance(revised_version),
+                    "series_init_idc_version": universe.birth[served][lo:hi][owner],
+                    "series_revised_idc_version": revised_version[lo:hi][owner],
                 },
                 rows,
             ),
@@ -849,11 +862,10 @@ def release_tables(
         release_level = {}
 
 
-def _spread(values, *, start: int, owner: np.ndarray) -> pa.Array:
-    """Per-series values (Arrow or numpy, one per served series) as the values of a chunk's
-    instances; `owner` is each instance's series, counted from `start`."""
-    values = values if isinstance(values, pa.Array) else pa.array(values)
-    return pc.take(values.slice(start), owner)
+def _spread(values: pa.Array, *, owner: np.ndarray) -> pa.Array:
+    """Per-series values (one per series of a chunk) as the values of the chunk's instances;
+    `owner` is each instance's series."""
+    return pc.take(values, owner)
 
 
 def _series_chunks(count: np.ndarray, chunk_rows: int) -> Iterator[tuple[int, int]]:

@@ -38,21 +38,21 @@ def uuid4(*keys) -> pa.Array:
     high = mix(1, state=keyed) & np.uint64(0xFFFFFFFFFFFF0FFF) | np.uint64(0x4000)
     low = mix(2, state=keyed) & np.uint64(0x3FFFFFFFFFFFFFFF) | np.uint64(0x8000000000000000)
     rows = high.size
-    # The 36 characters of each UUID laid out in one buffer: hex digits of the 16 big-endian
-    # bytes around the dashes, so no per-row string is ever built.
-    raw = np.stack([high.ravel(), low.ravel()], axis=1).astype(">u8").view(np.uint8)
-    hexes = np.empty((rows, 32), dtype=np.uint8)
-    hexes[:, 0::2] = HEX_DIGITS[raw >> 4]
-    hexes[:, 1::2] = HEX_DIGITS[raw & 15]
+    # The 36 characters of each UUID laid out in one buffer: the hex digits of its 16 big-endian
+    # bytes (two characters per byte, from a table) around the dashes, so no per-row string is
+    # ever built.
+    raw = np.empty((rows, 2), dtype=">u8")
+    raw[:, 0], raw[:, 1] = high.ravel(), low.ravel()
+    hexes = HEX_PAIRS[raw.view(np.uint8)].view(np.uint8).reshape(rows, 32)
     chars = np.full((rows, 36), ord("-"), dtype=np.uint8)
-    chars[:, UUID_HEX_POSITIONS] = hexes
+    for start, end, at in ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24)):
+        chars[:, at : at + end - start] = hexes[:, start:end]
     offsets = np.arange(0, 36 * (rows + 1), 36, dtype=np.int32)
     return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(chars))
 
 
-HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-# Where the 32 hex digits of a UUID go among its 36 characters (8-4-4-4-12).
-UUID_HEX_POSITIONS = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+# The two hex digits of each byte value, as the bytes of one uint16.
+HEX_PAIRS = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint16)
 
 
 def text(values: np.ndarray) -> pa.Array:
@@ -121,7 +121,8 @@ class InstanceRows:
     version: int
     modality: np.ndarray  # per instance: its modality, as an index into modality_names
     modality_names: tuple[str, ...]  # CT, SM, SEG, ...
-    collection_id: np.ndarray
+    collection: np.ndarray  # per instance: its collection, as an index into collection_ids
+    collection_ids: tuple[str, ...]
     series: np.ndarray
     revision: np.ndarray
     number: np.ndarray
@@ -142,6 +143,10 @@ class InstanceRows:
 
     def __len__(self) -> int:
         return len(self.series)
+
+    def collection_id(self, rows: np.ndarray) -> np.ndarray:
+        """The collection_id of the instances at `rows`."""
+        return np.array(self.collection_ids)[self.collection[rows]]
 
     def where(self, *modalities: str) -> np.ndarray:
         """Per instance: whether its modality is one of `modalities`."""

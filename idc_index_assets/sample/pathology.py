@@ -189,7 +189,7 @@ def _slide_microscopy(instances: InstanceRows, rows: np.ndarray) -> dict[str, pa
     def series_u(salt: int) -> np.ndarray:
         return uniform(seed, series, salt)
 
-    anatomy = _anatomy_index(instances.collection_id[rows])
+    anatomy = _anatomy_index(instances.collection_id(rows))
     modifier = (series_u(41) * len(MODIFIERS)).astype(int)
     protocol = weighted(series_u(42), PROTOCOL_WEIGHTS)
     layout = weighted(series_u(43), SPECIMEN_LAYOUT_WEIGHTS)
@@ -371,9 +371,10 @@ def _referenced_slides(instances: InstanceRows, rows: np.ndarray) -> pa.Array:
     that scores highest for it (rendezvous hashing), or that and the runner-up, or nothing."""
     seed, series = instances.seed, instances.series[rows]
     first, second = np.full(len(rows), -1), np.full(len(rows), -1)
-    for collection in np.unique(instances.collection_id[rows]):
+    collection_id = instances.collection_id(rows)
+    for collection in np.unique(collection_id):
         candidates = np.flatnonzero(instances.slide_collection_id == collection)
-        mine = np.flatnonzero(instances.collection_id[rows] == collection)
+        mine = np.flatnonzero(collection_id == collection)
         if len(candidates) == 0:
             continue
         scores = mix(seed, series[mine, None], instances.slide_series[None, candidates], 70)

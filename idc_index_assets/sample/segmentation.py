@@ -231,7 +231,7 @@ def _segmentation_content(instances: InstanceRows) -> dict:
     owner, position = _expand(segments)
     s_series, s_revision = series[owner], revision[owner]
     u_segment = uniform(seed, s_series, s_revision, position, 33)
-    prostate = np.isin(instances.collection_id[rows[owner]], PROSTATE_COLLECTIONS)
+    prostate = np.isin(instances.collection_id(rows[owner]), PROSTATE_COLLECTIONS)
     first = np.where(prostate, len(BODY_PROPERTIES), 0)
     choices = np.where(prostate, len(PROSTATE_PROPERTIES), len(BODY_PROPERTIES))
     start = (uniform(seed, s_series, 34) * choices).astype(np.int64)
