@@ -40,6 +40,7 @@ from idc_index_assets.sample.kit import (
     list_offsets,
     pick,
     repeated_strings,
+    spread,
     text,
     uniform,
     uuid4,
@@ -396,7 +397,11 @@ def _nulls_as_empty_lists(values: pa.Array) -> pa.Array:
         values = values.combine_chunks()
     if values.null_count == 0:
         return values
-    lengths = pc.fill_null(pc.list_value_length(values), 0).to_numpy()
+    lengths = pc.list_value_length(values)
+    offsets = values.offsets  # without validity: a NULL list becomes the items its offsets span
+    if offsets[-1].as_py() - offsets[0].as_py() == (pc.sum(lengths).as_py() or 0):
+        return pa.ListArray.from_arrays(offsets, values.values, type=values.type)  # none
+    lengths = pc.fill_null(lengths, 0).to_numpy()
     return pa.ListArray.from_arrays(list_offsets(lengths), values.flatten(), type=values.type)
 
 
@@ -725,7 +730,7 @@ def release_tables(
                 "Rows": pa.array(np.where(p_image, 512, None)),
                 "Columns": pa.array(np.where(p_image, 512, None)),
             },
-            "gcs_bucket": pick(buckets, p_coll),
+            "gcs_series_url": join("gs://", pick(buckets, p_coll), "/", crdc_series, "/"),
             "body_part": body_part,
             "pixel_spacing": pixel_spacing,
             "image_series_uid": pc.if_else(pa.array(p_image_series >= 0), image_series_uid, None),
@@ -759,7 +764,7 @@ def release_tables(
         owner = np.repeat(np.arange(hi - lo), c_count)
         number = np.arange(rows) - np.repeat(np.cumsum(c_count) - c_count, c_count)
 
-        per_instance = partial(_spread, owner=owner)
+        per_instance = partial(spread, owner=owner, ends=np.cumsum(c_count, dtype=np.int32))
         of_series = series_values(slice(lo, hi))
 
         c_sid, c_mod = sid[lo:hi], mod[lo:hi]
@@ -787,19 +792,8 @@ def release_tables(
             "PixelRepresentation": pick([m.pixel_representation for m in specs], i_mod),
             "instance_size": pa.array(size.astype(np.int64)),
             "crdc_instance_uuid": crdc_instance,
-            "gcs_url": join(
-                "gs://",
-                per_instance(of_series["gcs_bucket"]),
-                "/",
-                dicom_all["crdc_series_uuid"],
-                "/",
-                crdc_instance,
-                ".dcm",
-            ),
+            "gcs_url": join(per_instance(of_series["gcs_series_url"]), crdc_instance, ".dcm"),
         }
-        dicom_all["PixelSpacing"] = pc.fill_null(
-            dicom_all["PixelSpacing"], pa.scalar([], pa.list_(pa.string()))
-        )
         instances = InstanceRows(
             seed=seed,
             version=version,
@@ -860,12 +854,6 @@ def release_tables(
         }
         yield {_name(name): table for name, table in tables.items()} | release_level
         release_level = {}
-
-
-def _spread(values: pa.Array, *, owner: np.ndarray) -> pa.Array:
-    """Per-series values (one per series of a chunk) as the values of the chunk's instances;
-    `owner` is each instance's series."""
-    return pc.take(values, owner)
 
 
 def _series_chunks(count: np.ndarray, chunk_rows: int) -> Iterator[tuple[int, int]]:

@@ -98,11 +98,28 @@ def empty_lists(list_type: pa.DataType, rows: int) -> pa.Array:
 
 def scatter(rows: np.ndarray, values: pa.Array, size: int) -> pa.Array:
     """A full-length column holding values[i] at rows[i] and NULL elsewhere."""
-    index = np.zeros(size, dtype=np.int64)
-    index[rows] = np.arange(len(rows))
     missing = np.ones(size, dtype=bool)
     missing[rows] = False
+    if pa.types.is_list(values.type):
+        # A REPEATED column keeps its items where they are: only its offsets are spread.
+        lengths = np.zeros(size, dtype=np.int64)
+        lengths[rows] = pc.fill_null(pc.list_value_length(values), 0).to_numpy()
+        missing[rows] = values.is_null().to_numpy(zero_copy_only=False)
+        return pa.ListArray.from_arrays(
+            list_offsets(lengths), values.flatten(), type=values.type, mask=pa.array(missing)
+        )
+    index = np.zeros(size, dtype=np.int64)
+    index[rows] = np.arange(len(rows))
     return pc.take(values, pa.array(index, mask=missing))
+
+
+def spread(values: pa.Array, owner: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """Values of consecutive runs (series) as the values of their elements (instances): `owner`
+    is each element's run, `ends` where each run ends."""
+    if pa.types.is_string(values.type) and len(values):
+        # Strings are copied run by run, faster than one by one.
+        return pc.run_end_decode(pa.RunEndEncodedArray.from_arrays(ends, values))
+    return pc.take(values, pa.array(owner))
 
 
 @dataclass(frozen=True)

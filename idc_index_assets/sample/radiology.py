@@ -28,6 +28,7 @@ from idc_index_assets.sample.kit import (
     list_offsets,
     pick,
     scatter,
+    spread,
     text,
     uniform,
     weighted,
@@ -62,6 +63,7 @@ class Series:
     first: np.ndarray  # per instance: the first instance of its series
     owner: np.ndarray  # per instance: the position of its series
     starts: np.ndarray  # per series: the position of its first instance
+    ends: np.ndarray  # per series: the position after its last instance
     ids: np.ndarray  # per series: its number in the universe (InstanceRows.series)
     modality: np.ndarray  # per series: as InstanceRows.modality
 
@@ -74,6 +76,7 @@ class Series:
             first,
             np.cumsum(first) - 1,
             starts,
+            np.append(starts[1:], len(first)).astype(np.int32),
             instances.series[starts],
             instances.modality[starts],
         )
@@ -91,7 +94,7 @@ class Series:
     def spread(self, values):
         """Per-series values (Arrow or numpy) as per-instance values."""
         if isinstance(values, pa.Array):
-            return values.take(pa.array(self.owner))
+            return spread(values, self.owner, self.ends)
         return np.asarray(values)[self.owner]
 
 
