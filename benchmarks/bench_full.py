@@ -3,7 +3,7 @@
 them, one index at a time, each in a fresh child process so that its peak RSS is its own.
 
     python benchmarks/bench_full.py [--root DIR] [--scale 1] [--sweep 0.125,0.25,0.5,1] [--copy]
-                                    [--indices a,b] [--memory-limit 4GB] [--threads 2]
+                                    [--release] [--indices a,b] [--memory-limit 4GB] [--threads 2]
 
 - release (always): generates `<root>/scale-<S>/source` with `idc-index-assets sample --preset
   idc-v25 --scale S` unless it is there, then builds every index (or `--indices`) of its newest
@@ -13,6 +13,11 @@ them, one index at a time, each in a fresh child process so that its peak RSS is
   see how time and memory grow with instances.
 - `--copy`: idc_index through the project's streaming writer vs DuckDB's own
   `COPY (same SQL) TO 'x.parquet'`, same memory limit and threads; their ratio.
+- `--release`: after the indices, what follows them at that size, each step in a child: the
+  blocking checks of every released index (contract, integrity, primary key: what `verify`
+  runs), the wheel (built, then installed into a scratch venv and compared with the artifacts, as
+  the wheel's blocking check does), the release notes of the build against itself (every row of
+  every index compared) and the release published to a local bucket directory.
 
 Memory limit and threads default to the engine's defaults (settings.duckdb_memory_limit,
 settings.duckdb_threads). Tables go to stdout and `benchmarks/results/bench_full.md`.
@@ -102,6 +107,52 @@ def _measure(command: list[str], *, tmp: Path, env: dict[str, str] | None = None
 
 
 # --- what the child processes run ----------------------------------------------------------------
+
+RELEASE_STEPS = ("checks", "wheel", "notes", "release")
+
+
+def _child_release_step(step: str, artifacts: str, version: str, memory_limit: str) -> dict:
+    """One step after the build, over the artifacts of `version` under `artifacts`."""
+    from idc_index_assets.indices.registry import RELEASED_INDICES
+    from idc_index_assets.indices.store import ArtifactStore
+    from idc_index_assets.releases.assets import PACKAGED_INDICES, blocking_failures, package_wheel
+
+    store = ArtifactStore(root=artifacts)
+    idc_version = int(version)
+    directory = store.directory(idc_version)
+    release_version = store.release_version_for(idc_version)
+    start = time.perf_counter()
+    result: dict = {}
+    if step == "checks":
+        failures = blocking_failures(directory, idc_version, release_version, RELEASED_INDICES)
+        result = {"rows": len(RELEASED_INDICES), "problems": len(failures)}
+    elif step == "wheel":
+        from idc_index_assets.releases.checks import wheel_problems
+
+        wheel = package_wheel(store, idc_version)
+        problems = wheel_problems(wheel, directory, release_version, PACKAGED_INDICES)
+        result = {"bytes": wheel.stat().st_size, "problems": len(problems)}
+    elif step == "notes":
+        from idc_index_assets.releases.notes import compute_notes
+        from idc_index_assets.settings import duckdb_memory_limit
+
+        notes = compute_notes(directory, directory, memory_limit=duckdb_memory_limit(memory_limit))
+        entries = notes["indices"].values()
+        result = {
+            "rows": sum(entry.get("rows_after", 0) for entry in entries),
+            "problems": sum(entry.get("status") != "unchanged" for entry in entries),
+        }
+    elif step == "release":
+        from idc_index_assets.releases.publish import open_bucket, publish_release
+
+        bucket = Path(artifacts).parent / "release"
+        shutil.rmtree(bucket, ignore_errors=True)
+        names = [spec.name for spec in RELEASED_INDICES]
+        report = publish_release(
+            directory, open_bucket(str(bucket)), release_version, idc_version, indices=names
+        )
+        result = {"bytes": report.bytes_uploaded + report.bytes_copied}
+    return {"work_seconds": time.perf_counter() - start, **result}
 
 
 def _child_build(source: str, artifacts: str, name: str, memory_limit: str, threads: str) -> dict:
@@ -258,6 +309,9 @@ def main() -> None:
     parser.add_argument("--sweep", default="", help="scales for idc_index, prior_versions_index")
     parser.add_argument("--copy", action="store_true", help="streaming writer vs DuckDB COPY")
     parser.add_argument(
+        "--release", action="store_true", help="then checks, wheel, notes and release at size"
+    )
+    parser.add_argument(
         "--memory-limit", default="", help="DuckDB memory limit (default: engine's)"
     )
     parser.add_argument("--threads", default="", help="DuckDB threads (default: engine's)")
@@ -291,6 +345,16 @@ def main() -> None:
         work += measured.get("work_seconds", measured["seconds"])
         emit(_row(name, instances, measured))
     emit(f"\nevery index, one after another: {wall:.0f} s wall, {work:.0f} s work\n")
+
+    if args.release:
+        artifacts = source.parent / "artifacts"
+        version = max(int(p.name) for p in artifacts.iterdir() if p.name.isdigit())
+        emit(f"## after the build: checks, wheel, notes, release ({instances:,} instances)\n")
+        emit(HEADER)
+        for step in RELEASE_STEPS:
+            command = [sys.executable, __file__, "_step", step, str(artifacts), str(version)]
+            measured = _measure([*command, args.memory_limit], tmp=args.root / "tmp")
+            emit(_row(f"{step} ({measured.get('problems', 0)} problems)", instances, measured))
 
     if args.copy:
         streamed = _build(args.root, source, "idc_index", args)
@@ -332,6 +396,8 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_build":
         print(json.dumps(_child_build(*sys.argv[2:7])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "_step":
+        print(json.dumps(_child_release_step(*sys.argv[2:6])))
     elif len(sys.argv) > 1 and sys.argv[1] == "_copy":
         print(json.dumps(_child_copy(*sys.argv[2:6])))
     else:
