@@ -91,42 +91,47 @@ series_checks AS (
     -- the mean gap, from the first to the last slice
     SAFE_DIVIDE(MAX(slice_position) - MIN(slice_position), COUNT(*) - 1) AS mean_gap,
     MAX(gap_to_next) AS largest_gap,
-    MIN(gap_to_next) AS smallest_gap
+    MIN(gap_to_next) AS smallest_gap,
+    -- the first slice's geometry, in the same pass: one row per series has slice_rank 1 (no join
+    -- back to the slices, which would keep every slice of every series until the join)
+    MAX(IF(slice_rank = 1, x, NULL)) AS x,
+    MAX(IF(slice_rank = 1, y, NULL)) AS y,
+    MAX(IF(slice_rank = 1, z, NULL)) AS z,
+    MAX(IF(slice_rank = 1, row_x, NULL)) AS row_x,
+    MAX(IF(slice_rank = 1, row_y, NULL)) AS row_y,
+    MAX(IF(slice_rank = 1, row_z, NULL)) AS row_z,
+    MAX(IF(slice_rank = 1, col_x, NULL)) AS col_x,
+    MAX(IF(slice_rank = 1, col_y, NULL)) AS col_y,
+    MAX(IF(slice_rank = 1, col_z, NULL)) AS col_z,
+    -- cosine of the angle between the slice normal and the nearest patient axis (at most 1)
+    MAX(
+      IF(
+        slice_rank = 1,
+        LEAST(
+          1,
+          SAFE_DIVIDE(
+            GREATEST(ABS(normal_x), ABS(normal_y), ABS(normal_z)),
+            normal_length
+          )
+        ),
+        NULL
+      )
+    ) AS axis_cosine
   FROM ordered_slices
   GROUP BY SeriesInstanceUID
 ),
 
 series_geometry AS (
   SELECT
-    series_checks.*,
+    *,
     -- a single slice, or slices that all share one position, have no spacing to be uniform
     COALESCE(
       mean_gap > 0
       AND largest_gap - mean_gap <= 0.01 * mean_gap
       AND mean_gap - smallest_gap <= 0.01 * mean_gap,
       FALSE
-    ) AS uniform_slice_spacing,
-    first_slice.x,
-    first_slice.y,
-    first_slice.z,
-    first_slice.row_x,
-    first_slice.row_y,
-    first_slice.row_z,
-    first_slice.col_x,
-    first_slice.col_y,
-    first_slice.col_z,
-    -- cosine of the angle between the slice normal and the nearest patient axis (at most 1)
-    LEAST(
-      1,
-      SAFE_DIVIDE(
-        GREATEST(ABS(first_slice.normal_x), ABS(first_slice.normal_y), ABS(first_slice.normal_z)),
-        first_slice.normal_length
-      )
-    ) AS axis_cosine
+    ) AS uniform_slice_spacing
   FROM series_checks
-  JOIN ordered_slices AS first_slice
-    ON first_slice.SeriesInstanceUID = series_checks.SeriesInstanceUID
-    AND first_slice.slice_rank = 1
 ),
 
 series_verdict AS (
