@@ -452,9 +452,10 @@ def _unnest_joins(node: exp.Expression) -> exp.Expression:
     for inner in node.find_all(exp.Table, exp.Subquery, exp.Unnest):
         # an inner query's source of one of those names: its references to it are its own
         if (
-            id(inner) not in outside
+            isinstance(inner.parent, exp.From | exp.Join)
+            and id(inner) not in outside
             and inner.parent_select is not node
-            and (_source_name(inner) or "").lower() in private
+            and _source_name(inner).lower() in private
         ):
             return node
 
@@ -514,12 +515,12 @@ def _is_star(projection: exp.Expression) -> bool:
     )
 
 
-def _source_name(node: exp.Expression) -> str | None:
+def _source_name(node: exp.Expression) -> str:
     """The name a FROM source is referred to by (an UNNEST's: its element's alias)."""
     alias = node.args.get("alias")
-    if isinstance(node, exp.Unnest):
-        return alias.columns[0].name if alias is not None and alias.columns else None
-    return node.alias_or_name or None
+    if isinstance(alias, exp.TableAlias) and alias.columns and isinstance(node, exp.Unnest):
+        return alias.columns[0].name
+    return node.alias_or_name
 
 
 def _timestamp_results(node: exp.Expression) -> exp.Expression:

@@ -163,6 +163,18 @@ CASES = [
         CORRELATED,
     ),
     Case(
+        "SELECT u.n, v, o FROM (SELECT [STRUCT(1 AS n, ['a', 'b'] AS ys)] AS a) AS t,"
+        " UNNEST(t.a) AS u, UNNEST(u.ys) AS v WITH OFFSET AS o ORDER BY o",
+        [(1, "a", 0), (1, "b", 1)],
+        CORRELATED,
+    ),
+    Case(
+        "SELECT id, (SELECT COUNT(*) FROM (SELECT 1 AS k) AS k, UNNEST(t.a) AS x WHERE x > 1)"
+        " FROM (SELECT 1 AS id, [3, 1, 2] AS a UNION ALL SELECT 2, []) AS t ORDER BY id",
+        [(1, 2), (2, 0)],
+        CORRELATED,
+    ),
+    Case(
         "SELECT s.name FROM UNNEST([STRUCT('b' AS name), STRUCT('a' AS name)]) AS s ORDER BY s.name",
         column("a", "b"),
         UNNEST,
