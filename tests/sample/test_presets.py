@@ -72,6 +72,16 @@ def test_chunks_do_not_change_the_rows(v25_source, tmp_path):
         assert chunked.read().equals(whole.read()), table
 
 
+def test_the_same_seed_writes_the_same_files_with_parallel_workers(v25_source, tmp_path):
+    generate_sample(
+        tmp_path, preset="idc-v25", scale=SCALE, versions=VERSIONS, chunk_rows=5000, workers=2
+    )
+    files = sorted(p.relative_to(v25_source) for p in v25_source.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    for path in files:
+        assert (tmp_path / path).read_bytes() == (v25_source / path).read_bytes(), path
+
+
 def test_every_index_builds_and_passes_its_checks(v25_source, tmp_path):
     engine = IndexEngine(source_dir=str(v25_source))
     store = ArtifactStore(root=str(tmp_path))
