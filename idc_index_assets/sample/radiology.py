@@ -76,7 +76,7 @@ class Series:
             first,
             np.cumsum(first) - 1,
             starts,
-            np.append(starts[1:], len(first)).astype(np.int32),
+            np.append(starts[1:], len(first))[: len(starts)].astype(np.int32),
             instances.series[starts],
             instances.modality[starts],
         )
@@ -139,7 +139,7 @@ def _instance_text(series: Series, values: np.ndarray, rows: np.ndarray, decimal
     `rows` ascending; where every instance of a series holds the same number (most series, for
     most attributes), it is formatted once for the series."""
     if len(series) == 0:
-        return _ds_text(values[rows], decimals)
+        return _ds_text(values[rows].ravel(), decimals)
     low = np.minimum.reduceat(values, series.starts, axis=0)
     shared = low == np.maximum.reduceat(values, series.starts, axis=0)
     owner = series.owner[rows]
