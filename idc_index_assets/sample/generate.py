@@ -38,6 +38,7 @@ from idc_index_assets.sample.kit import (
     InstanceRows,
     join,
     list_offsets,
+    mix,
     pick,
     repeated_strings,
     spread,
@@ -771,7 +772,10 @@ def release_tables(
 
         c_sid, c_mod = sid[lo:hi], mod[lo:hi]
         s_sid, s_rev = c_sid[owner], revision[lo:hi][owner]
-        crdc_instance = uuid4(seed, s_sid, s_rev, number, 12)
+        # Per-instance values hash (seed, series, revision, number, salt): the hash of the first
+        # three once per series, then of the number per instance.
+        key = mix(number, state=mix(seed, c_sid, revision[lo:hi])[owner])
+        crdc_instance = uuid4(12, state=key)
         dicom_all = {name: per_instance(value) for name, value in of_series["dicom_all"].items()}
         dicom_all["SeriesDate"] = dicom_all["StudyDate"]  # a series is dated as its study
         sop_uid = join(dicom_all["SeriesInstanceUID"], text(number + 1), sep=".")
@@ -785,7 +789,7 @@ def release_tables(
         pi_flat = [p for m in specs for p in (m.photometric * 2)[:2]]
         low = np.array([m.megabytes[0] for m in specs])[i_mod]
         high = np.array([m.megabytes[1] for m in specs])[i_mod]
-        size = (low + (high - low) * uniform(seed, s_sid, s_rev, number, 25)) * 1e6
+        size = (low + (high - low) * uniform(25, state=key)) * 1e6
 
         dicom_all |= {
             "SOPInstanceUID": sop_uid,
@@ -799,6 +803,7 @@ def release_tables(
         instances = InstanceRows(
             seed=seed,
             version=version,
+            key=key,
             modality=i_mod,
             modality_names=tuple(MODALITY_NAMES),
             collection=coll[lo:hi][owner],

@@ -28,13 +28,15 @@ def mix(*keys: np.ndarray | int, state: np.ndarray | None = None) -> np.ndarray:
     return h
 
 
-def uniform(*keys) -> np.ndarray:
-    return (mix(*keys) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+def uniform(*keys, state: np.ndarray | None = None) -> np.ndarray:
+    """Uniform [0, 1) values, a pure function of the keys (after `state`, as in `mix`)."""
+    return (mix(*keys, state=state) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def uuid4(*keys) -> pa.Array:
-    """Random-looking version-4 UUID strings, a pure function of the keys."""
-    keyed = mix(*keys)
+def uuid4(*keys, state: np.ndarray | None = None) -> pa.Array:
+    """Random-looking version-4 UUID strings, a pure function of the keys (after `state`, as in
+    `mix`)."""
+    keyed = mix(*keys, state=state)
     high = mix(1, state=keyed) & np.uint64(0xFFFFFFFFFFFF0FFF) | np.uint64(0x4000)
     low = mix(2, state=keyed) & np.uint64(0x3FFFFFFFFFFFFFFF) | np.uint64(0x8000000000000000)
     rows = high.size
@@ -136,6 +138,7 @@ class InstanceRows:
 
     seed: int
     version: int
+    key: np.ndarray  # per instance: mix(seed, series, revision, number), its values' common prefix
     modality: np.ndarray  # per instance: its modality, as an index into modality_names
     modality_names: tuple[str, ...]  # CT, SM, SEG, ...
     collection: np.ndarray  # per instance: its collection, as an index into collection_ids
@@ -174,4 +177,4 @@ class InstanceRows:
         per instance (per="instance")."""
         if per == "series":
             return uniform(self.seed, self.series, salt)
-        return uniform(self.seed, self.series, self.revision, self.number, salt)
+        return uniform(salt, state=self.key)
