@@ -52,7 +52,8 @@ dev: setup
 bench: sample
 	$(BIN)/python benchmarks/bench_build.py
 
-# Every index of a release of IDC v25's size (58.8M instances; the sources take about 12 GB in
-# data/bench-full), a size sweep of idc_index and prior_versions_index, and DuckDB's own COPY.
+# Every index of a release of IDC v25's size (60M instances; the sources take about 12 GB in
+# data/bench-full), a size sweep of idc_index and prior_versions_index, DuckDB's own COPY, and the
+# checks, wheel, notes and release at that size.
 bench-full: setup
-	$(BIN)/python benchmarks/bench_full.py --root data/bench-full --scale 1 --sweep 0.125,0.25,0.5,1 --copy
+	$(BIN)/python benchmarks/bench_full.py --root data/bench-full --scale 1 --sweep 0.125,0.25,0.5,1 --copy --release
