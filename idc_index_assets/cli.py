@@ -275,6 +275,12 @@ def _run_job(
 ) -> int:
     """Run the selected assets of a job for one IDC version (the requested one, else the
     source's newest) as a run of the code location; prints progress, then the outcome."""
+    artifacts = os.environ["IDC_ARTIFACTS_DIR"]
+    if artifacts.startswith(settings.GCS_SCHEME):
+        try:
+            settings.split_gcs_url(artifacts)
+        except ValueError as error:
+            return _fail(f"IDC_ARTIFACTS_DIR: {error}")
     from dagster import DagsterInstance
 
     with _resources("artifacts", "index_engine") as (store, engine):
@@ -493,6 +499,7 @@ def _cause(error) -> str:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from idc_index_assets.failures import describe
     from idc_index_assets.indices.checks import verify_directory
     from idc_index_assets.indices.registry import RELEASED_INDICES
     from idc_index_assets.indices.store import open_location
@@ -509,7 +516,11 @@ def _verify(args: argparse.Namespace) -> int:
         return _fail(f"{args.path}: {error}")
     if directory.local_path is not None and not directory.local_path.is_dir():
         return _fail(f"{args.path} is not a directory")
-    results = verify_directory(directory, RELEASED_INDICES)
+    try:
+        results = verify_directory(directory, RELEASED_INDICES)
+    except Exception as error:  # storage and credentials: one line, not a traceback
+        print(f"FAIL {args.path}: {describe(error)}")
+        return 1
     if not results:
         return _fail(f"no index parquet files in {args.path}")
     by_file: dict[str, list] = {}

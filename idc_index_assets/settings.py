@@ -70,6 +70,18 @@ telemetry:
 """
 
 
+GCS_SCHEME = "gs://"
+
+
+def split_gcs_url(url: str) -> tuple[str, str]:
+    """`gs://bucket[/prefix]` → (bucket, prefix without surrounding slashes). Raises ValueError
+    when there is no bucket name."""
+    bucket, _, prefix = url.removeprefix(GCS_SCHEME).partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket name in {url!r}")
+    return bucket, prefix.strip("/")
+
+
 def apply_defaults() -> None:
     """Fill in the unset settings and make sure the Dagster instance's home exists."""
     set_defaults()

@@ -28,9 +28,8 @@ import pyarrow.fs as pafs
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from idc_index_assets.settings import parse_release_version
+from idc_index_assets.settings import GCS_SCHEME, parse_release_version, split_gcs_url
 
-GCS_SCHEME = "gs://"
 # Resumable uploads go up in chunks of this size (GCS wants multiples of 256 KiB): memory per
 # open upload, and what a transient error costs to resend.
 UPLOAD_CHUNK_BYTES = 8 << 20
@@ -80,10 +79,8 @@ def open_location(target: str | Path, gcp_project: str = "") -> ArtifactDirector
     if not text.startswith(GCS_SCHEME):
         local = Path(text).absolute()
         return ArtifactDirectory(pafs.LocalFileSystem(), local.as_posix(), str(local))
-    bucket, _, prefix = text.removeprefix(GCS_SCHEME).partition("/")
-    if not bucket:
-        raise ValueError(f"no bucket name in {text!r}")
-    path = f"{bucket}/{prefix.strip('/')}".rstrip("/")
+    bucket, prefix = split_gcs_url(text)
+    path = f"{bucket}/{prefix}".rstrip("/")
     emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
     return ArtifactDirectory(_gcs_filesystem(gcp_project, emulator), path, GCS_SCHEME + path)
 
@@ -312,21 +309,33 @@ class _GcsHandler(pafs.FileSystemHandler):
         return infos
 
     def _listing(self, bucket: str, prefix: str, **options) -> list:
+        return self._list(bucket, prefix, **options)[0]
+
+    def _list(self, bucket: str, prefix: str, **options) -> tuple[list, set[str]]:
+        """The objects under a prefix and (with a delimiter) the prefixes below it. Raises
+        FileNotFoundError naming the bucket when there is no such bucket."""
+        from google.api_core.exceptions import NotFound
+
         blobs = self.client.list_blobs(bucket, prefix=prefix, retry=self.retry, **options)
-        return list(blobs)
+        try:
+            return list(blobs), set(blobs.prefixes)
+        except NotFound as error:
+            raise FileNotFoundError(
+                f"GCS bucket {bucket} does not exist (or these credentials cannot see it)"
+            ) from error
 
     def get_file_info_selector(self, selector: pafs.FileSelector) -> list[pafs.FileInfo]:
         bucket, name = self._split(selector.base_dir)
         prefix = f"{name}/" if name else ""
         options = {} if selector.recursive else {"delimiter": "/"}
-        blobs = self.client.list_blobs(bucket, prefix=prefix, retry=self.retry, **options)
+        blobs, prefixes = self._list(bucket, prefix, **options)
         infos = [
             pafs.FileInfo(f"{bucket}/{blob.name}", pafs.FileType.File, size=blob.size)
             for blob in blobs
         ]
         infos += [
             pafs.FileInfo(f"{bucket}/{sub.rstrip('/')}", pafs.FileType.Directory)
-            for sub in blobs.prefixes
+            for sub in sorted(prefixes)
         ]
         if not infos and not selector.allow_not_found:
             raise FileNotFoundError(f"{GCS_SCHEME}{bucket}/{prefix}")

@@ -250,3 +250,14 @@ def test_the_automated_chain_with_artifacts_and_release_on_gcs(
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def test_a_missing_bucket_or_bucket_name_is_named(gcs, monkeypatch, capsys):
+    assert main(["verify", "gs://no-such-bucket-here/idc/3"]) == 1
+    out = capsys.readouterr().out
+    assert "GCS bucket no-such-bucket-here does not exist" in out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+
+    monkeypatch.setenv("IDC_ARTIFACTS_DIR", "gs://")
+    assert main(["build"]) == 2  # refused before any run starts
+    assert "IDC_ARTIFACTS_DIR: no bucket name in 'gs://'" in capsys.readouterr().err
