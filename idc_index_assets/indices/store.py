@@ -52,10 +52,6 @@ class ArtifactStore(ConfigurableResource):
     )
     gcp_project: str = Field(default="", description="GCP project of the GCS client (empty: ADC's)")
 
-    @property
-    def on_gcs(self) -> bool:
-        return self.root.startswith(GCS_SCHEME)
-
     def location(self, idc_version: int) -> ArtifactDirectory:
         """The directory of one IDC version (not created until something is written to it)."""
         return open_location(self.root, self.gcp_project).subdirectory(str(idc_version))
@@ -302,14 +298,11 @@ class _GcsHandler(pafs.FileSystemHandler):
             if blob is not None:
                 mtime = blob.updated
                 infos.append(pafs.FileInfo(path, pafs.FileType.File, size=blob.size, mtime=mtime))
-            elif name and self._listing(bucket, name + "/", max_results=1):
+            elif name and self._list(bucket, name + "/", max_results=1)[0]:
                 infos.append(pafs.FileInfo(path, pafs.FileType.Directory))
             else:
                 infos.append(pafs.FileInfo(path, pafs.FileType.NotFound))
         return infos
-
-    def _listing(self, bucket: str, prefix: str, **options) -> list:
-        return self._list(bucket, prefix, **options)[0]
 
     def _list(self, bucket: str, prefix: str, **options) -> tuple[list, set[str]]:
         """The objects under a prefix and (with a delimiter) the prefixes below it. Raises
@@ -351,7 +344,7 @@ class _GcsHandler(pafs.FileSystemHandler):
         from google.api_core.exceptions import NotFound
 
         bucket, name = self._split(path)
-        blobs = self._listing(bucket, f"{name}/")
+        blobs, _ = self._list(bucket, f"{name}/")
         if not blobs and not missing_dir_ok:
             raise FileNotFoundError(f"{GCS_SCHEME}{bucket}/{name}/")
         for blob in blobs:
