@@ -1,7 +1,7 @@
 # The code location image: this package with its production extras (PostgreSQL instance storage,
 # Kubernetes run launcher and executor), serving the Dagster definitions over gRPC on port 4000.
 # Dagster's Helm chart runs it as a user-code deployment and starts every run and step pod from it
-# (deploy/helm/values.yaml; README "Deploying").
+# (deploy/helm/values.yaml; docs/deployment.md).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

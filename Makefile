@@ -14,6 +14,7 @@ setup: $(VENV)/.installed
 setup-test: setup $(BIGQUERY_SERVER_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@echo "Installing idc-index-assets and its dependencies into $(VENV) (a minute or two the first time)"
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -35,6 +36,11 @@ sample: setup
 
 run: sample
 	$(BIN)/idc-index-assets build
+	@echo
+	@echo "Next:"
+	@echo "  make dev                            the Dagster UI at http://127.0.0.1:3000 (Assets > idc_index)"
+	@echo "  $(BIN)/idc-index-assets release  the idc-index-data wheel and the release, in data/release/"
+	@echo "  make test                           the tests (docs/testing.md)"
 
 test: setup-test
 	$(BIN)/python -m pytest

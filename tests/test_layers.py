@@ -1,5 +1,5 @@
-"""The package's layers point one way: a lower layer never imports a higher one (README,
-"Architecture"). Every import of every module counts, including those inside functions."""
+"""The package's layers point one way: a lower layer never imports a higher one
+(docs/architecture.md). Every import of every module counts, including those inside functions."""
 
 import ast
 from pathlib import Path
