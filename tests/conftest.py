@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from idc_index_assets.engines.reference import ReferenceEngine
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.indices.build import build_index
 from idc_index_assets.indices.queries import load_query
@@ -28,6 +29,13 @@ def no_real_github(monkeypatch):
     channel configure their loopback server themselves."""
     monkeypatch.setenv("IDC_GITHUB_REPOSITORY", "")
     monkeypatch.setenv("GITHUB_TOKEN", "")
+
+
+@pytest.fixture(scope="session")
+def reference() -> ReferenceEngine:
+    """BigQuery's reference implementation (ZetaSQL), started once per session: about a second
+    with its compiled module cached, a minute or two the first time on a machine."""
+    return ReferenceEngine()
 
 
 @pytest.fixture(scope="session")
