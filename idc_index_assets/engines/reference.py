@@ -17,7 +17,12 @@ What it cannot do, so callers know where its answer is not BigQuery's:
   given as `constants`, its temporary tables as tables (`tables`);
 - where BigQuery leaves order or choice undefined (ARRAY_AGG without ORDER BY, a query without
   ORDER BY, ANY_VALUE) it picks one answer: compare those order-insensitively;
-- GEOGRAPHY, JSON, INTERVAL and RANGE values are not converted to or from Arrow.
+- GEOGRAPHY, JSON, INTERVAL and RANGE values are not converted to or from Arrow;
+- BigQuery functions missing from the open-source ZetaSQL are "Function not found" here
+  (CONTAINS_SUBSTR, MAX_BY, MIN_BY among them).
+
+Results are written as BigQuery writes them: a NULL array becomes an empty array, an array with
+a NULL element fails (stage "result"), an anonymous column is named f0_, f1_, ...
 
 Start-up compiles a 30 MB WebAssembly module (40-130 s); the compiled module is kept in
 `cache_dir` (default `$XDG_CACHE_HOME/idc-index-assets`, else `~/.cache/idc-index-assets`),
@@ -70,8 +75,9 @@ _EPOCH = dt.date(1970, 1, 1)
 
 class ReferenceError(Exception):
     """BigQuery's reference rejected a statement (`stage` "analysis": name resolution, types,
-    unsupported syntax) or raised an error evaluating it (`stage` "evaluation": division by
-    zero, overflow, a bad argument). `line` and `column` (1-based) locate it when ZetaSQL does."""
+    unsupported syntax), raised an error evaluating it (`stage` "evaluation": division by zero,
+    overflow, a bad argument) or BigQuery could not write its result (`stage` "result": an array
+    with a NULL element). `line` and `column` (1-based) locate it when ZetaSQL does."""
 
     def __init__(self, message: str, stage: str):
         self.message = message
@@ -189,6 +195,8 @@ class ReferenceEngine:
             name_resolution_mode=maximum.name_resolution_mode,
             product_mode=options_pb2.PRODUCT_EXTERNAL,
             enabled_language_features=features,
+            # reserved in BigQuery (lexical page), so a bare QUALIFY needs no WHERE before it
+            reserved_keywords=["QUALIFY"],
             supported_statement_kinds=maximum.supported_statement_kinds,
         )
         self.analyzer_options = options.AnalyzerOptionsProto(
@@ -550,7 +558,7 @@ class ReferenceEngine:
             )
         if kind == t.TYPE_ARRAY:
             element = self._decoder(zeta_type.array_type.element_type)
-            return null_or(lambda v: [element(x) for x in v.array_value.element])
+            return lambda v: _written_array([element(x) for x in v.array_value.element])
         if kind == t.TYPE_STRUCT:
             fields = [
                 (f.field_name, self._decoder(f.field_type)) for f in zeta_type.struct_type.field
@@ -562,6 +570,14 @@ class ReferenceEngine:
                 )
             )
         raise TypeError(f"no conversion for BigQuery {t.TypeKind.Name(kind)}")
+
+
+def _written_array(values: list) -> list:
+    """An ARRAY as BigQuery writes it into a query result: NULL becomes an empty array, a NULL
+    element is an error (arrays page, "NULL and empty arrays"; ARRAY_AGG)."""
+    if any(value is None for value in values):
+        raise ReferenceError("Array cannot have a null element; error in writing field", "result")
+    return values
 
 
 def _fields(columns, arrow_type) -> list[pa.Field]:

@@ -997,7 +997,8 @@ _FORMAT_SPECIFIER = re.compile(r"%[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?([a-zA-Z%
 def _format(node: exp.Expression) -> exp.Expression:
     """BigQuery's FORMAT takes printf-style specifiers; DuckDB's format is fmt-style ({}), its
     printf is the match. `%t` (the value as text, NULL as 'NULL') becomes `%s` of the value cast
-    to STRING, so it writes what CAST writes."""
+    to STRING, so it writes what CAST writes, except that a whole FLOAT64 keeps its ".0"
+    (string_functions#t_and_t_behavior: 1.0 is '1.0', where CAST gives '1')."""
     if not isinstance(node, exp.Format):
         return node
     arguments = [argument.copy() for argument in node.expressions]
@@ -1008,9 +1009,12 @@ def _format(node: exp.Expression) -> exp.Expression:
             if piece[1] == "%":
                 continue
             if piece[1] == "t" and position < len(arguments):
-                arguments[position] = exp.Coalesce(
-                    this=exp.cast(arguments[position], exp.DataType.Type.VARCHAR),
-                    expressions=[exp.Literal.string("NULL")],
+                arguments[position] = _fill(
+                    "COALESCE(CASE WHEN typeof(__value__) IN ('DOUBLE', 'FLOAT')"
+                    " AND regexp_full_match(__text__, '-?[0-9]+')"
+                    " THEN __text__ || '.0' ELSE __text__ END, 'NULL')",
+                    __value__=arguments[position],
+                    __text__=exp.cast(arguments[position], exp.DataType.Type.VARCHAR),
                 )
                 text.append((piece.end(1) - 1, "s"))
             position += 1

@@ -68,9 +68,21 @@ def test_nested_arrow_tables_round_trip_through_the_evaluator(reference: Referen
     )
     name = "bigquery-public-data.idc_v3.t"
     result = reference.run(f"SELECT * FROM `{name}` ORDER BY id", {name: table})
-    assert result.equals(table)
+    assert result.schema == table.schema
+    # BigQuery writes a NULL array as an empty one
+    assert result.column("s").to_pylist() == [{"x": [1, 2], "y": "q"}, None, {"x": [], "y": None}]
+    assert result.drop_columns("s").equals(table.drop_columns("s"))
     doubled = reference.run(f"SELECT n * 2 AS n FROM `{name}` ORDER BY id", {name: table})
     assert doubled.column("n").to_pylist() == [Decimal("3"), Decimal("-4.000000002"), None]
+
+
+def test_results_are_written_as_bigquery_writes_them(reference: ReferenceEngine):
+    assert reference.run("SELECT CAST(NULL AS ARRAY<INT64>) AS a").to_pylist() == [{"a": []}]
+    with pytest.raises(ReferenceError, match="null element") as raised:
+        reference.run("SELECT [1, NULL] AS a")
+    assert raised.value.stage == "result"
+    # inside the query a NULL element is a value like any other
+    assert reference.run("SELECT ARRAY_LENGTH([1, NULL]) AS n").to_pylist() == [{"n": 2}]
 
 
 def test_anonymous_columns_and_fields_are_named_as_bigquery_names_them(reference):

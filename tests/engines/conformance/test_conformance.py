@@ -7,6 +7,7 @@ says so. All cases share one DuckDB connection, configured as the engine configu
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from idc_index_assets.engines.duckdb import connect, run_statement
+from idc_index_assets.engines.reference import ReferenceEngine, ReferenceError
 from idc_index_assets.indices.queries import QUERIES_DIR, load_query
 from tests.engines.conformance import (
     aggregates,
@@ -70,6 +72,39 @@ def test_documented_result(case: Case, connection: duckdb.DuckDBPyConnection):
             run_statement(connection, case.sql, _no_tables).fetchall()
         return
     assert run_statement(connection, case.sql, _no_tables).fetchall() == case.rows, case.url
+
+
+def _reference_params():
+    for group in GROUPS:
+        name = group.__name__.rsplit(".", 1)[-1]
+        for number, case in enumerate(group.CASES, 1):
+            reason = case.reference_differs
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            yield pytest.param(case, id=f"{name}-{number}", marks=marks)
+
+
+def _nan_free(value):
+    """NaN as a marker, so that NaN == NaN when comparing results."""
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, list | tuple):
+        return type(value)(_nan_free(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _nan_free(item) for key, item in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("case", list(_reference_params()))
+def test_bigquerys_reference_gives_the_documented_result(case: Case, reference: ReferenceEngine):
+    """Every case's expectation, checked by BigQuery's reference implementation (ZetaSQL)."""
+    try:
+        result = reference.run(case.sql)
+    except ReferenceError as error:
+        assert isinstance(case.rows, Fails), f"BigQuery's reference rejects it: {error}"
+        return
+    rows = [tuple(column[i].as_py() for column in result.columns) for i in range(result.num_rows)]
+    assert not isinstance(case.rows, Fails), f"BigQuery's reference answers {rows}"
+    assert _nan_free(rows) == _nan_free(case.rows), case.url
 
 
 def test_the_suite_is_large_every_case_cites_its_documentation_and_the_docs_count_it():
