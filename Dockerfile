@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/idc-index-assets
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY idc_index_assets ./idc_index_assets
 COPY queries ./queries
 RUN pip install '.[production]'
@@ -20,8 +20,7 @@ RUN useradd --create-home --uid 10001 idc \
     && mkdir -p /opt/dagster/dagster_home \
     && chown idc /opt/dagster/dagster_home
 USER idc
-ENV DAGSTER_HOME=/opt/dagster/dagster_home \
-    IDC_QUERIES_DIR=/opt/idc-index-assets/queries
+ENV DAGSTER_HOME=/opt/dagster/dagster_home
 
 EXPOSE 4000
 CMD ["dagster", "code-server", "start", "-m", "idc_index_assets.definitions", "-h", "0.0.0.0", "-p", "4000"]

@@ -37,9 +37,19 @@ from idc_index_assets.settings import parse_idc_version
 from idc_index_assets.sources.contract import sql_schema
 from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTable
 
-QUERIES_DIR = Path(
-    os.environ.get("IDC_QUERIES_DIR", Path(__file__).resolve().parents[2] / "queries")
-)
+
+def _queries_dir() -> Path:
+    """Where the index SQL files are: `IDC_QUERIES_DIR` when set; else the copy a built package
+    holds (`idc_index_assets/queries/`, packed by setup.py); else the repository's `queries/` (a
+    source checkout or an editable install)."""
+    if os.environ.get("IDC_QUERIES_DIR"):
+        return Path(os.environ["IDC_QUERIES_DIR"])
+    package = Path(__file__).resolve().parents[1]
+    packed = package / "queries"
+    return packed if packed.is_dir() else package.parent / "queries"
+
+
+QUERIES_DIR = _queries_dir()
 _VERSIONED_DATASET = re.compile(r"^idc_v\d+(?P<suffix>_clinical)?$")
 _DESCRIPTION_MARKER = "description:"
 _TABLE_DESCRIPTION_MARKER = "# table-description:"
