@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -26,7 +27,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,8 +36,15 @@ from typing import Protocol
 
 import google_crc32c
 
-from idc_index_assets.indices.registry import INDICES
-from idc_index_assets.indices.validation import check_integrity, index_files, read_sidecar
+from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
+from idc_index_assets.indices.validation import (
+    check_integrity,
+    index_file_names,
+    index_files,
+    read_sidecar,
+)
+from idc_index_assets.releases.notes import NOTES_JSON, NOTES_MARKDOWN
+from idc_index_assets.releases.wheel import wheel_filename
 
 CURRENT = "current"
 ARTIFACTS = "release_artifacts"
@@ -156,6 +164,17 @@ class ReleaseBucket(Protocol):
 
     def delete(self, path: str) -> None: ...
 
+    def exclusive(self) -> contextlib.AbstractContextManager:
+        """Held while publishing: publishes through the same backend wait for each other where
+        the backend has a lock (a local directory); GCS has none, and needs none (its writes are
+        conditional or whole-object)."""
+        ...
+
+    def remove_leftovers(self) -> list[str]:
+        """Remove what an interrupted publish left that is no object (temporary files); returns
+        their paths. Called under `exclusive()`."""
+        ...
+
 
 class GcsReleaseBucket:
     def __init__(self, bucket, prefix: str = "", retry=None):
@@ -232,10 +251,23 @@ class GcsReleaseBucket:
         with contextlib.suppress(NotFound):
             self.bucket.delete_blob(self._name(path), retry=self.retry)
 
+    def exclusive(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def remove_leftovers(self) -> list[str]:
+        # An unfinished resumable upload or rewrite leaves no object behind.
+        return []
+
 
 class LocalReleaseBucket:
     """The same layout in a directory. Files are written under a hidden temporary name and then
-    linked (new, never replacing) or renamed (replacing) into place, so no reader sees half."""
+    linked (new, never replacing) or renamed (replacing) into place, so no reader sees half. A
+    temporary file is removed when its write fails (a full disk); one a killed publish left is
+    removed by the next publish (`remove_leftovers`). Publishes to one directory take turns
+    (`exclusive`: an advisory lock on `.release.lock` in it, which the system drops with the
+    process)."""
+
+    LOCK = ".release.lock"
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -250,15 +282,20 @@ class LocalReleaseBucket:
         return self._info(path) if (self.root / path).is_file() else None
 
     def _temporary(self, final: Path, source: Path | bytes) -> Path:
-        final.parent.mkdir(parents=True, exist_ok=True)
+        if not final.parent.is_dir():
+            final.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
         os.close(handle)
         temporary = Path(name)
-        if isinstance(source, bytes):
-            temporary.write_bytes(source)
-        else:
-            shutil.copyfile(source, temporary)
-        temporary.chmod(0o644)  # mkstemp's 0600 would hide a published file from other users
+        try:
+            if isinstance(source, bytes):
+                temporary.write_bytes(source)
+            else:
+                shutil.copyfile(source, temporary)
+            temporary.chmod(0o644)  # mkstemp's 0600 would hide a published file from other users
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         return temporary
 
     def create(self, path, source, *, content_type, cache_control) -> ObjectInfo:
@@ -274,7 +311,12 @@ class LocalReleaseBucket:
 
     def copy(self, source, path, *, content_type, cache_control) -> ObjectInfo:
         final = self.root / path
-        os.replace(self._temporary(final, self.root / source.path), final)
+        temporary = self._temporary(final, self.root / source.path)
+        try:
+            os.replace(temporary, final)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         return self._info(path)
 
     def list(self, prefix: str) -> list[str]:
@@ -295,6 +337,26 @@ class LocalReleaseBucket:
 
     def delete(self, path: str) -> None:
         (self.root / path).unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / self.LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def remove_leftovers(self) -> list[str]:
+        # Temporary names are hidden files beside the objects, in <version or current>/<ARTIFACTS>/.
+        removed = []
+        for file in sorted(self.root.glob(f"*/{ARTIFACTS}/.*")):
+            if file.is_file() and not file.is_symlink():
+                file.unlink(missing_ok=True)
+                removed.append(file.relative_to(self.root).as_posix())
+        return removed
 
 
 def open_bucket(target: str, client=None, retry=None) -> ReleaseBucket:
@@ -392,6 +454,15 @@ def _each(pool: ThreadPoolExecutor, function: Callable, items: Iterable) -> list
     return [future.result() for future in futures]
 
 
+def release_file_names(release_version: str, indices: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The files a release of `indices` is made of: those it must have (each index's four files,
+    `validation.index_file_names`) and those it may have (the wheel of `release_version` and its
+    checksum, the release notes)."""
+    required = {file for name in indices for file in index_file_names(name).values()}
+    wheel = wheel_filename(release_version)
+    return required, {wheel, f"{wheel}.sha256", NOTES_JSON, NOTES_MARKDOWN}
+
+
 def validate_release(
     directory: Path,
     release_version: str,
@@ -402,22 +473,51 @@ def validate_release(
 ) -> dict[str, Digests]:
     """Every publishable file of `directory` with its digests; raises ReleaseRefused if the release
     version does not fit the IDC version, an index lacks a file, a parquet embeds other versions,
-    or a checksum does not match."""
+    a checksum does not match, or the directory holds anything else than the files of the
+    release (`release_file_names`; `indices` by default every index the registry builds by
+    default, and any other registered index whose parquet is there): a symbolic
+    link, a directory or a stray file is refused with its path, never published. Hidden names
+    (a build's staging directories and temporary files) are not part of a release and are
+    left alone."""
     problems = []
     match = _RELEASE_VERSION.fullmatch(release_version)
     if match is None:
         problems.append(f"release version {release_version!r} is not X.Y.Z")
     elif int(match[1]) != idc_version:
         problems.append(f"release version {release_version} is not for IDC version {idc_version}")
-    # Hidden files are build leftovers (staging directories, temporary names), not the release.
-    paths = sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    if indices is None:  # every index the registry builds by default, and the others present
+        indices = [s.name for s in INDICES]
+        indices += [s.name for s in RELEASED_INDICES if (directory / f"{s.name}.parquet").exists()]
+    names = sorted(set(indices))
+    required, optional = release_file_names(release_version, names)
+    paths = []
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith("."):
+            continue
+        if path.is_symlink():
+            problems.append(
+                f"{path}: a symbolic link (to {os.readlink(path)}); a release publishes only "
+                "regular files"
+            )
+        elif not path.is_file():
+            problems.append(f"{path}: not a regular file; a release publishes only regular files")
+        elif path.name.endswith(".whl") and path.name not in optional:
+            # idc_index_data-<version>-py3-none-any.whl: a wheel left from another version's build
+            problems.append(f"{path.name}: a wheel of another version than {release_version}")
+        elif path.name == MANIFEST:
+            problems.append(f"{MANIFEST}: reserved for the manifest the publish writes")
+        elif path.name not in required | optional:
+            problems.append(
+                f"{path}: not a file of release {release_version} (each index's four files, "
+                "the wheel and its checksum, the release notes); remove it"
+            )
+        else:
+            paths.append(path)
     if not paths:
         problems.append(f"{directory}: no files to publish")
-    names = set(spec.name for spec in INDICES) if indices is None else set(indices)
-    names |= {p.name.removesuffix(".parquet") for p in paths if p.suffix == ".parquet"}
-    for name in sorted(names):
-        missing = [p.name for p in index_files(directory, name).values() if not p.is_file()]
-        problems += [f"{file}: missing" for file in missing]
+    for name in names:
+        missing = [p.name for p in index_files(directory, name).values() if p not in paths]
+        problems += [f"{file}: missing" for file in missing if not (directory / file).is_symlink()]
         if not missing:
             problems += check_integrity(
                 directory, name, release_version=release_version, idc_version=idc_version
@@ -431,12 +531,6 @@ def validate_release(
         recorded = read_sidecar(directory / sidecar, target)
         if target not in files or recorded != files[target].sha256:
             problems.append(f"{sidecar}: does not match {target}")
-    for name in files:
-        # idc_index_data-<version>-py3-none-any.whl: a wheel left from another version's build
-        if name.endswith(".whl") and name.split("-")[1:2] != [release_version]:
-            problems.append(f"{name}: a wheel of another version than {release_version}")
-    if MANIFEST in files:
-        problems.append(f"{MANIFEST}: reserved for the manifest the publish writes")
     if problems:
         raise ReleaseRefused(f"not publishing {directory} as release {release_version}", problems)
     return files
@@ -502,113 +596,167 @@ def publish_release(
         raise ReleaseRefused(
             f"not publishing release {release_version}: blocking checks failed", blocking_failures
         )
-    versioned, current = f"{release_version}/{ARTIFACTS}/", f"{CURRENT}/{ARTIFACTS}/"
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         if files is None:
             files = validate_release(
                 directory, release_version, idc_version, indices=indices, pool=pool
             )
-        log(f"publishing {len(files)} files as release {release_version} to {bucket.target}")
-
-        # Immutability: an existing version must hold exactly these bytes, else nothing is written.
-        existing = set(bucket.list(versioned))
-        problems = [
-            f"{path}: not in this release"
-            for path in sorted(existing)
-            if path.removeprefix(versioned) not in files and path != versioned + MANIFEST
-        ]
-        present = [versioned + name for name in files if versioned + name in existing]
-        stats = zip(present, _each(pool, bucket.stat, present), strict=True)
-        found = {path: info for path, info in stats if info is not None}
-        problems += [
-            f"{path}: already published with other content"
-            for path, info in found.items()
-            if not info.holds(files[path.removeprefix(versioned)])
-        ]
-        created = datetime.now(UTC).isoformat(timespec="seconds")
-        if versioned + MANIFEST in existing:
-            # A complete earlier publish of the same files: keep its creation time, so the
-            # manifest's bytes are the same and a re-run verifies it instead of failing.
-            earlier = bucket.read(versioned + MANIFEST)
-            if lists_same_files(earlier, files):
-                created = json.loads(earlier)["created"]
-            else:
-                problems.append(f"{versioned}{MANIFEST}: lists other files")
-        if problems:
-            raise ReleaseRefused(
-                f"release {release_version} already exists at {bucket.target} with other "
-                "content; nothing was overwritten: bump the release version",
-                sorted(problems),
+        with bucket.exclusive():
+            for leftover in bucket.remove_leftovers():
+                log(f"removed {leftover}, left by an interrupted publish")
+            return _publish(
+                directory, bucket, release_version, idc_version, files, pool, progress, log
             )
 
-        report = PublishReport(bucket.target, release_version, idc_version, created)
-        manifest = release_manifest(release_version, idc_version, created, files)
-        digests = {**files, MANIFEST: digests_of(manifest)}
 
-        def record(action: str, info: ObjectInfo) -> ObjectInfo:
-            d = digests[info.path.rsplit("/", 1)[-1]]
-            report.objects[info.path] = PublishedObject(
-                info.path, d.size, d.sha256, d.md5, info.generation, action
-            )
-            if progress:
-                progress(Step(action, info.path, d.size))
-            return info
+def _publish(
+    directory: Path,
+    bucket: ReleaseBucket,
+    release_version: str,
+    idc_version: int,
+    files: dict[str, Digests],
+    pool: ThreadPoolExecutor,
+    progress: Callable[[Step], None] | None,
+    log: Callable[[str], None],
+) -> PublishReport:
+    versioned, current = f"{release_version}/{ARTIFACTS}/", f"{CURRENT}/{ARTIFACTS}/"
+    log(f"publishing {len(files)} files as release {release_version} to {bucket.target}")
 
-        def put(name: str) -> ObjectInfo:
-            path = versioned + name
-            info, action = found.get(path), "verified"
-            if info is None:
-                source = manifest if name == MANIFEST else directory / name
-                try:
-                    info = bucket.create(
-                        path,
-                        source,
-                        content_type=content_type(name),
-                        cache_control=VERSIONED_CACHE,
-                    )
-                    action = "uploaded"
-                except ObjectExists:  # appeared meanwhile, or a retried upload that succeeded
+    # Immutability: an existing version must hold exactly these bytes, else nothing is written.
+    existing = set(bucket.list(versioned))
+    problems = [
+        f"{path}: not in this release"
+        for path in sorted(existing)
+        if path.removeprefix(versioned) not in files and path != versioned + MANIFEST
+    ]
+    present = [versioned + name for name in files if versioned + name in existing]
+    stats = zip(present, _each(pool, bucket.stat, present), strict=True)
+    found = {path: info for path, info in stats if info is not None}
+    problems += [
+        f"{path}: already published with other content"
+        for path, info in found.items()
+        if not info.holds(files[path.removeprefix(versioned)])
+    ]
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    if versioned + MANIFEST in existing:
+        # A complete earlier publish of the same files: keep its creation time, so the
+        # manifest's bytes are the same and a re-run verifies it instead of failing.
+        earlier = bucket.read(versioned + MANIFEST)
+        if lists_same_files(earlier, files):
+            created = json.loads(earlier)["created"]
+        else:
+            problems.append(f"{versioned}{MANIFEST}: lists other files")
+    if problems:
+        raise ReleaseRefused(
+            f"release {release_version} already exists at {bucket.target} with other "
+            "content; nothing was overwritten: bump the release version",
+            sorted(problems),
+        )
+
+    report = PublishReport(bucket.target, release_version, idc_version, created)
+    manifest = release_manifest(release_version, idc_version, created, files)
+    digests = {**files, MANIFEST: digests_of(manifest)}
+
+    def record(action: str, info: ObjectInfo) -> ObjectInfo:
+        d = digests[info.path.rsplit("/", 1)[-1]]
+        report.objects[info.path] = PublishedObject(
+            info.path, d.size, d.sha256, d.md5, info.generation, action
+        )
+        if progress:
+            progress(Step(action, info.path, d.size))
+        return info
+
+    def adopt(earlier: bytes) -> bool:
+        """An identical publish running at the same time wrote its manifest first: the same
+        files, another creation time. Its manifest is this release's."""
+        if not lists_same_files(earlier, files):
+            return False
+        report.created = json.loads(earlier)["created"]
+        digests[MANIFEST] = digests_of(earlier)
+        return True
+
+    def put(name: str) -> ObjectInfo:
+        path = versioned + name
+        info, action = found.get(path), "verified"
+        if info is None:
+            source = manifest if name == MANIFEST else directory / name
+            try:
+                info = bucket.create(
+                    path,
+                    source,
+                    content_type=content_type(name),
+                    cache_control=VERSIONED_CACHE,
+                )
+                action = "uploaded"
+            except ObjectExists:  # appeared meanwhile, or a retried upload that succeeded
+                info = bucket.stat(path)
+                differs = info is not None and not info.holds(digests[name])
+                if name == MANIFEST and differs and adopt(bucket.read(path)):
                     info = bucket.stat(path)
-            if info is not None and action == "uploaded" and not info.holds(digests[name]):
-                raise RuntimeError(
-                    f"{path}: uploaded bytes differ from {directory / name}'s "
-                    "when it was validated: was it changed during the publish?"
-                )
-            if info is None or not info.holds(digests[name]):
-                raise ReleaseRefused(
-                    f"release {release_version} exists with other content; nothing was "
-                    "overwritten: bump the release version",
-                    [f"{path}: differs from {directory / name}"],
-                )
-            return record(action, info)
+        if info is not None and action == "uploaded" and not info.holds(digests[name]):
+            raise RuntimeError(
+                f"{path}: uploaded bytes differ from {directory / name}'s "
+                "when it was validated: was it changed during the publish?"
+            )
+        if info is None or not info.holds(digests[name]):
+            raise ReleaseRefused(
+                f"release {release_version} exists with other content; nothing was "
+                "overwritten: bump the release version",
+                [f"{path}: differs from {directory / name}"],
+            )
+        return record(action, info)
 
-        def replace(source: ObjectInfo) -> None:
-            name = source.path.removeprefix(versioned)
-            path = current + name
-            info = bucket.stat(path)
-            if info is not None and info.holds(digests[name]):
-                record("unchanged", info)
-                return
-            cache = MANIFEST_CACHE if name == MANIFEST else CURRENT_CACHE
-            info = bucket.copy(source, path, content_type=content_type(name), cache_control=cache)
-            if not info.holds(digests[name]):
-                raise RuntimeError(f"{path}: the copy does not hold the bytes of {source.path}")
-            record("copied", info)
+    def replace(source: ObjectInfo) -> None:
+        name = source.path.removeprefix(versioned)
+        path = current + name
+        info = bucket.stat(path)
+        if info is not None and info.holds(digests[name]):
+            record("unchanged", info)
+            return
+        cache = MANIFEST_CACHE if name == MANIFEST else CURRENT_CACHE
+        info = bucket.copy(source, path, content_type=content_type(name), cache_control=cache)
+        if not info.holds(digests[name]):
+            raise RuntimeError(f"{path}: the copy does not hold the bytes of {source.path}")
+        record("copied", info)
 
-        def delete(path: str) -> None:
-            bucket.delete(path)
-            report.deleted.append(path)
-            if progress:
-                progress(Step("deleted", path, 0))
+    def replace_group(group: list[ObjectInfo]) -> None:
+        for source in group:
+            replace(source)
 
-        sources = _each(pool, put, sorted(files))
-        manifest_info = put(MANIFEST)  # last: the version is complete
-        log(f"{versioned}: {len(files)} files, {report.bytes_uploaded} bytes uploaded")
-        _each(pool, replace, sources)
-        # The manifest once every new file is in place, the stale files' deletion after it: at any
-        # moment current/ holds every file of the release its manifest names.
-        replace(manifest_info)
-        stale = [p for p in bucket.list(current) if p.removeprefix(current) not in digests]
-        _each(pool, delete, stale)
-        log(f"{current}: now release {release_version}, {len(stale)} stale files deleted")
+    def delete(path: str) -> None:
+        bucket.delete(path)
+        report.deleted.append(path)
+        if progress:
+            progress(Step("deleted", path, 0))
+
+    sources = _each(pool, put, sorted(files))
+    manifest_info = put(MANIFEST)  # last: the version is complete
+    log(f"{versioned}: {len(files)} files, {report.bytes_uploaded} bytes uploaded")
+    # An index's files one after the other (the parquet, then at once its checksum, schema
+    # and SQL), the indices in parallel: current/ holds a parquet without its own checksum
+    # for one copy's time at most.
+    _each(pool, replace_group, _by_index(sources, versioned))
+    # The manifest once every new file is in place, the stale files' deletion after it: at any
+    # moment current/ holds every file of the release its manifest names.
+    replace(manifest_info)
+    stale = [p for p in bucket.list(current) if p.removeprefix(current) not in digests]
+    _each(pool, delete, stale)
+    log(f"{current}: now release {release_version}, {len(stale)} stale files deleted")
     return report
+
+
+def _by_index(sources: list[ObjectInfo], prefix: str) -> list[list[ObjectInfo]]:
+    """The objects grouped by the index (or other file) they belong to, each group in copy order:
+    the parquet first, its checksum right after it."""
+    groups: dict[str, list[ObjectInfo]] = {}
+    for source in sources:
+        name = source.path.removeprefix(prefix)
+        stem = re.sub(r"(\.parquet\.sha256|\.parquet|_schema\.json|\.sql|\.sha256)$", "", name)
+        groups.setdefault(stem, []).append(source)
+    order = (".parquet", ".parquet.sha256", "_schema.json", ".sql")
+
+    def rank(source: ObjectInfo) -> int:
+        name = source.path.removeprefix(prefix)
+        return next((i for i, end in enumerate(order) if name.endswith(end)), len(order))
+
+    return [sorted(group, key=rank) for _, group in sorted(groups.items())]

@@ -5,12 +5,15 @@ indices; one test's index is over 8 MiB, so that it goes up as a chunked resumab
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import random
 import subprocess
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -310,6 +313,12 @@ def test_current_never_lacks_a_file_during_an_update(bucket, old_release, new_re
         ("missing", {}, "beta_index.sql: missing"),
         ("wheel", {}, "idc_index_data-2.0.0-py3-none-any.whl: a wheel of another version"),
         ("none", dict(indices=[*OLD, "delta_index"]), "delta_index.parquet: missing"),
+        ("symlink", {}, "/passwd: a symbolic link (to /etc/passwd)"),
+        ("symlinked index", {}, "/beta_index.sql: a symbolic link (to "),
+        ("stray", {}, "/README.txt: not a file of release 3.0.0"),
+        ("none", dict(indices=["alpha_index"]), "/beta_index.parquet: not a file of release"),
+        ("directory", {}, "/extra: not a regular file"),
+        ("manifest", {}, f"{MANIFEST}: reserved for the manifest"),
     ],
 )  # fmt: skip
 def test_refusals_name_the_fault_and_publish_nothing(
@@ -323,11 +332,33 @@ def test_refusals_name_the_fault_and_publish_nothing(
     elif change == "wheel":
         wheel = directory / "idc_index_data-2.0.0-py3-none-any.whl"
         wheel.write_bytes(b"PK")
+    elif change == "symlink":
+        (directory / "passwd").symlink_to("/etc/passwd")
+    elif change == "symlinked index":  # a file of the release, but a link to elsewhere
+        moved = directory.parent / "elsewhere.sql"
+        (directory / "beta_index.sql").rename(moved)
+        (directory / "beta_index.sql").symlink_to(moved)
+    elif change == "stray":
+        (directory / "README.txt").write_text("not an artifact\n")
+    elif change == "directory":
+        (directory / "extra").mkdir()
+        (directory / "extra" / "alpha_index.parquet").write_bytes(b"PAR1")
+    elif change == "manifest":
+        (directory / MANIFEST).write_text("{}")
     arguments = dict(release_version="3.0.0", idc_version=IDC, indices=OLD) | publish_as
     with pytest.raises(ReleaseRefused) as refused:
         publish_release(directory, bucket, **arguments)
     assert expected in str(refused.value)
     assert bucket.list("") == []
+
+
+def test_hidden_build_leftovers_are_neither_refused_nor_published(bucket, old_release, tmp_path):
+    directory, files = old_release
+    (directory / ".staging" / "alpha_index.abc").mkdir(parents=True)
+    (directory / ".staging" / "alpha_index.abc" / "alpha_index.parquet").write_bytes(b"x")
+    (directory / ".alpha_index.parquet.tmp").write_bytes(b"half a file")
+    publish_release(directory, bucket, "3.0.0", IDC, indices=OLD)
+    assert_complete(bucket, "3.0.0", f"current/{ARTIFACTS}/", files, tmp_path)
 
 
 def test_a_wheel_and_its_checksum_are_published_and_checked(bucket, old_release, tmp_path):
@@ -519,3 +550,46 @@ def test_configure_bucket_public_read(gcs_bucket):
         pytest.skip("fake-gcs-server has no IAM endpoint (GET /b/<bucket>/iam is 404)")
     bindings = gcs_bucket.bucket.get_iam_policy(requested_policy_version=3).bindings
     assert {"role": "roles/storage.objectViewer", "members": {"allUsers"}} in bindings
+
+
+def test_identical_publishes_at_once_give_one_release_never_a_conflict(
+    bucket, old_release, tmp_path, monkeypatch
+):
+    """Two publishes of the same files at once, whose clocks give their manifests different
+    creation times: one release comes out, and neither reports other content. On GCS both pass
+    the check of what exists before either writes (a rendezvous), so they race for each object;
+    in a local directory the second waits for the first and then finds everything there."""
+    directory, files = old_release
+    ticks = itertools.count()
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(ticks))
+
+    monkeypatch.setattr(release, "datetime", Clock)
+    rendezvous, met = threading.Barrier(2, timeout=1), threading.local()
+
+    def meet(step):
+        if not getattr(met, "done", False):
+            met.done = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                rendezvous.wait()
+
+    def publish(_):
+        return publish_release(directory, bucket, "3.0.0", IDC, indices=OLD, progress=meet)
+
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(publish, range(2)))
+    assert reports[0].created == reports[1].created
+    versioned = [p for p in reports[0].objects if p.startswith("3.0.0/")]
+    for path in versioned:
+        actions = sorted(report.objects[path].action for report in reports)
+        assert actions == ["uploaded", "verified"], path
+    if isinstance(bucket, LocalReleaseBucket):  # the second one found everything done
+        second = min(reports, key=lambda r: r.bytes_uploaded)
+        assert second.bytes_uploaded == second.bytes_copied == 0
+    assert_complete(bucket, "3.0.0", f"3.0.0/{ARTIFACTS}/", files, tmp_path)
+    assert_complete(bucket, "3.0.0", f"current/{ARTIFACTS}/", files, tmp_path)
+    manifest = json.loads(bucket.read(f"current/{ARTIFACTS}/{MANIFEST}"))
+    assert manifest["created"] == reports[0].created

@@ -115,6 +115,20 @@ def test_publish_release_publishes_the_versioned_and_current_paths(built, tmp_pa
     assert {p: p.stat().st_mtime_ns for p in versioned.iterdir()} == mtimes
 
 
+def test_a_symlink_or_a_stray_file_is_refused_naming_it(built, tmp_path):
+    """`ln -s /etc/passwd <artifacts>/N/passwd` and a file no index owns: the release step fails
+    naming both, and nothing reaches the bucket."""
+    instance, artifacts = built
+    (artifacts / "passwd").symlink_to("/etc/passwd")
+    (artifacts / "idc_index_old.parquet").write_bytes((artifacts / "idc_index.parquet").read_bytes())
+    result = run(instance, "publish_release")
+    assert not result.success
+    text = failures(result)
+    assert f"{artifacts / 'passwd'}: a symbolic link (to /etc/passwd)" in text
+    assert f"{artifacts / 'idc_index_old.parquet'}: not a file of release {RELEASE}" in text
+    assert not (tmp_path / "bucket").exists()
+
+
 def manifest_names(manifest: dict) -> list[str]:
     return [f["name"] for f in manifest["files"]] + [MANIFEST]
 
