@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -296,15 +297,21 @@ def _run_job(
     # Entered, so that the definitions load against this instance and it is closed after the run.
     with DagsterInstance.get() as instance:
         _register_partitions(instance, available)
-        run_id, outcome = _execute(
-            instance,
-            job_name,
-            selection,
-            partition=str(version),
-            tags={"idc_version": str(version), "release_version": release_version},
-            verbose=args.verbose,
-            run_config=run_config or {},
-        )
+        for line in fail_dead_runs(instance):
+            print(line, file=sys.stderr)
+        try:
+            run_id, outcome = _execute(
+                instance,
+                job_name,
+                selection,
+                partition=str(version),
+                tags={"idc_version": str(version), "release_version": release_version},
+                verbose=args.verbose,
+                run_config=run_config or {},
+            )
+        except SlotTaken as taken:
+            print(f"idc-index-assets: {taken}", file=sys.stderr)
+            return 1
     if not outcome.success:
         print(outcome.summary(f"IDC version {version}", run_id), file=sys.stderr)
         return 1
@@ -325,6 +332,95 @@ def _register_partitions(instance, versions: list[int]) -> None:
     missing = [str(v) for v in versions if str(v) not in known]
     if missing:
         instance.add_dynamic_partitions(name, missing)
+
+
+# Which process runs a command-line run: `host:pid:start` (the process's start time in clock
+# ticks since boot, /proc/<pid>/stat field 22, so that a reused pid is not taken for it).
+PROCESS_TAG = "idc_index_assets/process"
+
+
+class SlotTaken(Exception):
+    """Another run holds the IDC version's slot (the instance's one-run-per-version limit)."""
+
+
+def _process_start(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # the fields after the command name start at 3
+
+
+def _this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _process_gone(tag: str) -> bool:
+    """Whether the process a PROCESS_TAG names is certainly gone (on this host: no process with
+    that pid and start time); a process of another host is never taken for gone."""
+    host, _, rest = tag.partition(":")
+    pid, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit() or start in ("", "None"):
+        return False
+    return _process_start(int(pid)) != start
+
+
+def fail_dead_runs(instance) -> list[str]:
+    """Mark failed every unfinished command-line run whose process is gone (killed, or its
+    machine restarted), so that it holds no IDC version's slot in the run queue; one line for
+    each. Runs the daemon launches are watched by the instance's run monitoring instead."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    unfinished = [
+        DagsterRunStatus.NOT_STARTED,
+        DagsterRunStatus.STARTING,
+        DagsterRunStatus.STARTED,
+        DagsterRunStatus.CANCELING,
+    ]
+    lines = []
+    for run in instance.get_runs(RunsFilter(statuses=unfinished)):
+        tag = run.tags.get(PROCESS_TAG)
+        if tag and _process_gone(tag):
+            message = (
+                f"the command-line process that ran it ({tag}) is gone (killed?); "
+                "marked failed so that the run queue does not wait for it"
+            )
+            instance.report_run_failed(run, message)
+            lines.append(f"run {run.run_id} ({run.job_name}): {message}")
+    return lines
+
+
+def slot_holder(instance, run_id: str, partition: str):
+    """The run created before `run_id` that holds IDC version `partition`'s slot, or None: one
+    queued or in progress for the same partition tag (`dagster/partition`, the key of the
+    instance's tag concurrency limit), or a command-line run about to start. Of two runs created
+    at once, the later one finds the earlier one, never the other way round."""
+    from dagster import DagsterRunStatus, RunsFilter
+    from dagster._core.storage.tags import PARTITION_NAME_TAG
+
+    holding = [
+        DagsterRunStatus.QUEUED,
+        DagsterRunStatus.NOT_STARTED,
+        DagsterRunStatus.STARTING,
+        DagsterRunStatus.STARTED,
+        DagsterRunStatus.CANCELING,
+    ]
+    records = instance.get_run_records(
+        RunsFilter(statuses=holding, tags={PARTITION_NAME_TAG: partition})
+    )
+    ours = next((r.storage_id for r in records if r.dagster_run.run_id == run_id), None)
+    earlier = [
+        r.dagster_run
+        for r in sorted(records, key=lambda r: r.storage_id)
+        if r.dagster_run.run_id != run_id
+        and (ours is None or r.storage_id < ours)
+        # a run that has not started holds the slot only when a command is about to start it
+        and (
+            r.dagster_run.status != DagsterRunStatus.NOT_STARTED
+            or PROCESS_TAG in r.dagster_run.tags
+        )
+    ]
+    return earlier[0] if earlier else None
 
 
 def _execute(
@@ -389,7 +485,7 @@ def _execute(
             status=None,
             root_run_id=None,
             parent_run_id=None,
-            tags={**job.tags, **tags, PARTITION_NAME_TAG: partition},
+            tags={**job.tags, **tags, PARTITION_NAME_TAG: partition, PROCESS_TAG: _this_process()},
             job_snapshot=job.job_snapshot,
             execution_plan_snapshot=plan,
             parent_job_snapshot=job.parent_job_snapshot,
@@ -399,6 +495,14 @@ def _execute(
             asset_check_selection=job.asset_check_selection,
             asset_graph=repository.asset_graph,
         )
+        holder = slot_holder(instance, run.run_id, partition)
+        if holder is not None:
+            instance.delete_run(run.run_id)  # it never ran
+            raise SlotTaken(
+                f"IDC version {partition} is being built or published by run {holder.run_id} "
+                f"({holder.job_name}, {holder.status.value}); one run per IDC version at a time: "
+                f"wait for it, or cancel it in the UI ({UI_URL}/runs/{holder.run_id})"
+            )
         outcome = _Outcome(len(plan.step_keys_to_execute), selection, verbose)
         try:
             for event in execute_run_iterator(

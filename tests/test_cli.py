@@ -270,3 +270,67 @@ def test_a_progress_bar_where_stderr_is_a_terminal(environment):
     bars = [part for part in text.split("\r") if "step" in part and "|" in part]
     assert bars, text
     assert bars[-1].lstrip().startswith("100%|")
+
+
+def test_a_version_held_by_another_run_is_refused_naming_the_run(environment, capsys):
+    """A run the daemon started from the UI's queue (or a sensor's) for IDC version N holds N's
+    slot: a build of N from the command line refuses, naming it, and runs nothing; a build of
+    another version runs."""
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.tags import PARTITION_NAME_TAG
+    from dagster._core.test_utils import create_run_for_test
+
+    main(["build", "--select", "version_metadata_index", "--idc-version", "1"])  # the home
+    capsys.readouterr()
+    instance = DagsterInstance.get()
+    queued = create_run_for_test(
+        instance,
+        job_name="publish_release",
+        status=DagsterRunStatus.STARTED,
+        tags={PARTITION_NAME_TAG: str(SAMPLE_VERSIONS)},
+    )
+    runs = len(instance.get_runs())
+    assert main(["build", "--select", "version_metadata_index"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"IDC version {SAMPLE_VERSIONS} is being built or published by run {queued.run_id}" in err
+    )
+    assert "publish_release, STARTED" in err
+    assert len(instance.get_runs()) == runs  # the refused run is not left behind
+    assert not (environment / "artifacts" / str(SAMPLE_VERSIONS)).exists()
+    assert main(["build", "--select", "version_metadata_index", "--idc-version", "2"]) == 0
+
+
+@pytest.mark.slow
+def test_a_killed_build_is_marked_failed_and_the_next_run_succeeds(environment, capsys):
+    """kill -9 of a command-line build leaves its run STARTED; the next command finds its process
+    gone, marks it failed (so the run queue does not wait for it) and runs."""
+    import signal
+    import time
+
+    from dagster import DagsterRunStatus
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "idc_index_assets.cli", "build", "--select", "idc_index"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # the index being written (its staging directory): the run is in progress
+    staging = environment / "artifacts" / str(SAMPLE_VERSIONS) / ".staging"
+    deadline = time.monotonic() + 180
+    while not staging.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert staging.exists(), "the build never started (or ended before it could be killed)"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with DagsterInstance.get() as instance:
+        (killed,) = [r.run_id for r in instance.get_runs()]
+    instance = DagsterInstance.get()
+    assert instance.get_run_by_id(killed).status == DagsterRunStatus.STARTED  # stuck
+
+    assert main(["build", "--select", "version_metadata_index"]) == 0
+    err = capsys.readouterr().err
+    assert f"run {killed} (build_indices): the command-line process that ran it" in err
+    assert "is gone (killed?)" in err
+    assert instance.get_run_by_id(killed).status == DagsterRunStatus.FAILURE

@@ -235,3 +235,11 @@ def test_the_helm_run_queue_is_the_instance_run_queue():
         for limit in instance["tag_concurrency_limits"]
     ]
     assert instance["tag_concurrency_limits"][0]["value"] == {"applyLimitPerUniqueValue": True}
+    # and the same run monitoring: a run whose worker is gone is failed, never left holding a slot
+    monitoring = yaml.safe_load((DEPLOY / "dagster.yaml").read_text())["run_monitoring"]
+    assert monitoring["enabled"] and values["dagsterDaemon"]["runMonitoring"] == {
+        "enabled": True,
+        "startTimeoutSeconds": monitoring["start_timeout_seconds"],
+        "maxResumeRunAttempts": monitoring["max_resume_run_attempts"],
+        "pollIntervalSeconds": monitoring["poll_interval_seconds"],
+    }

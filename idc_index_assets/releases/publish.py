@@ -10,7 +10,9 @@ The bucket is a GCS bucket (`gs://name[/prefix]`) or a local directory with the 
 publish can be re-run at any point: what is already there with the same content is verified and
 skipped, so an interrupted publish converges, and a finished one re-runs uploading nothing.
 `current/` never lacks a file: each new file replaces the old one in place, the new manifest
-follows them, and only then are the old release's other files deleted.
+follows them, and only then are the old release's other files deleted. A release is exactly the
+files `release_file_names` gives; anything else in the directory is refused, never published.
+docs/releases.md states the guarantees and how they are tested.
 
 No Dagster here: the publishing asset wraps `publish_release`.
 """
