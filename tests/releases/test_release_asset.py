@@ -120,7 +120,9 @@ def test_a_symlink_or_a_stray_file_is_refused_naming_it(built, tmp_path):
     naming both, and nothing reaches the bucket."""
     instance, artifacts = built
     (artifacts / "passwd").symlink_to("/etc/passwd")
-    (artifacts / "idc_index_old.parquet").write_bytes((artifacts / "idc_index.parquet").read_bytes())
+    (artifacts / "idc_index_old.parquet").write_bytes(
+        (artifacts / "idc_index.parquet").read_bytes()
+    )
     result = run(instance, "publish_release")
     assert not result.success
     text = failures(result)
