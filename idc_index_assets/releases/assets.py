@@ -471,7 +471,7 @@ def _publish(
             github_report = publish_github_release(
                 directory,
                 validated,
-                github_release.open(),
+                github_release.open(stop=run_is_stopping),
                 release_version,
                 idc_version,
                 created=report.created if report else datetime.now(UTC).isoformat("T", "seconds"),
@@ -512,6 +512,15 @@ def _publish(
     yield check_result(
         RELEASE_ASSET, RELEASE_CHECK, read_back, channels=", ".join(channels) or "none"
     )
+
+
+def run_is_stopping() -> bool:
+    """Whether the run was asked to stop (SIGTERM or SIGINT: terminated from the UI, the CLI's
+    process signalled, a pod deleted). Dagster holds the signal until the step returns, so a step
+    that waits to retry asks, and stops waiting."""
+    from dagster._utils.interrupts import check_captured_interrupt  # no public equivalent
+
+    return check_captured_interrupt()
 
 
 def _github_metadata(report) -> dict:

@@ -37,6 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from dagster import ConfigurableResource
 from githubkit import GitHub
 from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
@@ -122,9 +123,21 @@ class _Budget:
     connections back off exponentially, for requests that are safe to repeat (a repeated POST
     could create a second release; uploads recover on their own, see `upload`)."""
 
-    def __init__(self, seconds: float, backoff: float):
+    def __init__(self, seconds: float, backoff: float, stop: Callable[[], bool] = lambda: False):
         self.deadline = time.monotonic() + seconds
         self.backoff = backoff
+        self.stop, self.stopped = stop, False
+
+    def pause(self, seconds: float) -> bool:
+        """Wait `seconds`, looking every 0.2 s whether the run is being stopped (SIGTERM); whether
+        to go on."""
+        end = time.monotonic() + seconds
+        while not self.stopped and (left := end - time.monotonic()) > 0:
+            self.stopped = self.stop()
+            if not self.stopped:
+                time.sleep(min(left, 0.2))
+        self.stopped = self.stopped or self.stop()
+        return not self.stopped
 
     def delay(self, attempt: int, asked: float | None = None) -> float | None:
         """The wait before retry `attempt` (0 first), or None if the budget does not allow it."""
@@ -134,15 +147,26 @@ class _Budget:
     def __call__(self, error: GitHubException, attempt: int) -> RetryOption:
         if isinstance(error, RateLimitExceeded):
             wait = self.delay(attempt, error.retry_after.total_seconds())
-        elif _transient(error) and error.request.method in _IDEMPOTENT:
+        elif _transient(error) and getattr(_request(error), "method", None) in _IDEMPOTENT:
             wait = self.delay(attempt)
         else:
             wait = None
         if wait is None:
             return RetryOption(False)
         _log.warning(f"{_describe(error)}; retrying in {wait:.1f} s")
-        # at least 1 ms: githubkit waits a minute for a zero wait (a rate limit reset just passed)
-        return RetryOption(True, timedelta(seconds=max(wait, 0.001)))
+        if not self.pause(wait):
+            return RetryOption(False)
+        # waited above; 1 ms, not 0: githubkit waits a minute for a zero wait
+        return RetryOption(True, timedelta(seconds=0.001))
+
+
+def _request(error: GitHubException) -> httpx.Request | None:
+    """The request an error is about: an answer's and a timeout's carry it, and so does the
+    transport error of a connection that failed (refused, reset)."""
+    try:
+        return getattr(error, "request", None) or error.exc.request
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when it has none
+        return None
 
 
 def _transient(error: GitHubException) -> bool:
@@ -160,7 +184,9 @@ def _describe(error: GitHubException) -> str:
             message = response.raw_response.text[:200]
         return f"{request.method} {request.url} answered {response.status_code} {message}".strip()
     if isinstance(error, RequestError):
-        return f"{error.request.method} {error.request.url} failed: {error.exc!r}"
+        request = _request(error)
+        where = f"{request.method} {request.url}" if request is not None else "a request"
+        return f"{where} failed: {error.exc!r}"
     return repr(error)
 
 
@@ -188,11 +214,13 @@ class GitHubRepository:
         retry_budget: float = RETRY_BUDGET_S,
         backoff: float = 1.0,
         timeout: float = 60.0,
+        stop: Callable[[], bool] = lambda: False,
     ):
         self.repository = repository
         self.owner, self.name = repository.split("/")
         self.api_url = api_url
-        self.budget = _Budget(retry_budget, backoff)
+        # `stop`: whether the run is being stopped (SIGTERM), asked while waiting to retry
+        self.budget = _Budget(retry_budget, backoff, stop)
         # No HTTP cache: every answer must be GitHub's current state.
         self.github = GitHub(
             token,
@@ -213,6 +241,8 @@ class GitHubRepository:
     def refusal(self, error: GitHubException, doing: str) -> GitHubError:
         """The error to report for a failed request, with what to fix for 401/403/404."""
         what = f"{doing} on GitHub repository {self.repository} ({self.api_url})"
+        if self.budget.stopped:
+            return GitHubError(f"{what}: {_describe(error)}; not retried: the run is stopping")
         if isinstance(error, RequestFailed):
             hint = {
                 401: "the token was refused: set GITHUB_TOKEN to a valid token",
@@ -295,7 +325,8 @@ class GitHubRepository:
                 if wait is None:
                     raise self.refusal(error, f"creating draft release {tag}") from error
                 _log.warning(f"{_describe(error)}; retrying in {wait:.1f} s")
-                time.sleep(wait)
+                if not self.budget.pause(wait):
+                    raise self.refusal(error, f"creating draft release {tag}") from error
                 found = self.find_release(tag)
                 if found is not None:
                     return found
@@ -397,7 +428,8 @@ class GitHubRepository:
                         f"uploading {name}: {failed}", transient=failed.transient
                     ) from failed
                 _log.warning(f"{_describe(error)}; uploading {name} again in {wait:.1f} s")
-                time.sleep(wait)
+                if not self.budget.pause(wait):
+                    raise self.refusal(error, f"uploading {name}") from error
                 continue
             asset = RemoteAsset.of(response.json())
             if not self.holds(asset, digests):

@@ -4,6 +4,10 @@ interrupted run left, broken uploads, rate limits and refused tokens."""
 
 import hashlib
 import json
+import signal
+import socket
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +24,10 @@ from idc_index_assets.releases.github import (
 from idc_index_assets.releases.notes import NOTES_MARKDOWN
 from idc_index_assets.releases.publish import MANIFEST, ReleaseRefused, validate_release
 from tests.conftest import SAMPLE_VERSIONS
+from tests.servers.gcs_proxy import gcs_proxy
 from tests.servers.github_server import API, UPLOADS, Asset, GitHubServer
+
+ROOT = Path(__file__).resolve().parents[2]
 
 N = SAMPLE_VERSIONS
 RELEASE = f"{N}.0.0"
@@ -281,3 +288,69 @@ def test_the_resource_checks_its_settings_and_hides_the_token():
     assert "IDC_GITHUB_REPOSITORY" in problems[0] and "IDC_GITHUB_API_URL" in problems[1]
     assert "GITHUB_TOKEN" in problems[2]
     assert "very-secret" not in repr(GitHubReleases(repository="o/r", token="very-secret"))
+
+
+def test_a_refused_connection_is_retried_within_the_budget_and_named(artifacts_copy):
+    """Nothing listens on the API's port: every attempt is refused, retried with backoff until the
+    budget is spent, and the failure names the request (not an AttributeError)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = GitHubRepository(
+        REPOSITORY, TOKEN, f"http://127.0.0.1:{port}", retry_budget=0.6, backoff=0.1
+    )
+    started = time.monotonic()
+    with pytest.raises(GitHubError) as failed:
+        publish(artifacts_copy, client)
+    assert time.monotonic() - started >= 0.3  # 0.1 + 0.2 s of backoff at least: retried
+    message = str(failed.value)
+    assert f"GET http://127.0.0.1:{port}/repos/{REPOSITORY} failed: ConnectError" in message
+    assert failed.value.transient
+
+
+def test_dropped_connections_are_retried_through(server, artifacts_copy):
+    drops = []
+
+    def drop_twice(method: str, path: str) -> bool:
+        drops.append(path)
+        return len(drops) > 2
+
+    with gcs_proxy(server.api_url, drop_twice) as api:
+        client = GitHubRepository(REPOSITORY, TOKEN, api, retry_budget=5, backoff=0.05)
+        report = publish(artifacts_copy, client)
+    assert report.published and len(drops) > 2
+
+
+def test_sigterm_stops_the_retries_within_seconds(server, tmp_path):
+    """A process publishing while GitHub answers 503, under Dagster's interrupt capture (as a run
+    is): SIGTERM ends it within seconds, not after the 15-minute retry budget."""
+    server.fail("GET", rf"/repos/{REPOSITORY}", 503, times=10_000)
+    script = tmp_path / "publish.py"
+    script.write_text(
+        "import sys\n"
+        "from dagster._utils.interrupts import capture_interrupts\n"
+        "from idc_index_assets.releases.assets import run_is_stopping\n"
+        "from idc_index_assets.releases.github import GitHubError, GitHubRepository\n"
+        f"client = GitHubRepository({REPOSITORY!r}, {TOKEN!r}, {server.api_url!r}, "
+        "backoff=0.5, stop=run_is_stopping)\n"
+        "with capture_interrupts():\n"
+        "    print('started', flush=True)\n"
+        "    try:\n"
+        "        client.check_access()\n"
+        "    except GitHubError as error:\n"
+        "        print(error, flush=True)\n"
+        "        sys.exit(3)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert process.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 30
+    while len(server.requests) < 2 and time.monotonic() < deadline:  # retrying by now
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    output = process.stdout.readline()  # the failure, once the publish has given up
+    assert time.monotonic() - stopped < 3
+    assert process.wait(timeout=30) == 3
+    assert "answered 503" in output and "not retried: the run is stopping" in output
