@@ -14,6 +14,7 @@ failure's description (what the UI and the command line show first).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import google.api_core.exceptions as api_errors
@@ -54,10 +55,24 @@ def is_transient(error: BaseException) -> bool:
     )
 
 
+# user:password@ (or token@) in a URL's authority
+_URL_CREDENTIALS = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+
+
+def redact(text: str) -> str:
+    """`text` with the credentials embedded in its URLs (`https://user:secret@host/`) replaced by
+    `***`, for anything printed, logged or stored."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
 def describe(error: BaseException) -> str:
     """The error's cause for a failure's description: what went wrong and, for credentials, how
     to provide them. The project's own errors keep their whole message (a first line, then the
     problems it lists); others give their first line, after their type."""
+    return redact(_describe(error))
+
+
+def _describe(error: BaseException) -> str:
     if isinstance(error, auth_errors.DefaultCredentialsError):
         return f"no Google Cloud credentials found (DefaultCredentialsError): {CREDENTIALS_HINT}"
     if isinstance(error, auth_errors.RefreshError):

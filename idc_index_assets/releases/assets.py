@@ -12,9 +12,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from dagster import (
     AssetCheckKey,
@@ -39,7 +41,14 @@ from pydantic import Field
 from tqdm import tqdm
 
 from idc_index_assets import settings
-from idc_index_assets.failures import RETRY_POLICY, describe, is_transient, only_transient_retried
+from idc_index_assets.failures import (
+    RETRY_POLICY,
+    TRANSIENT_STATUS,
+    describe,
+    is_transient,
+    only_transient_retried,
+    redact,
+)
 from idc_index_assets.indices.assets import IDC_VERSION_PARTITIONS
 from idc_index_assets.indices.checks import BLOCKING_CHECKS, evaluate_files
 from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
@@ -161,14 +170,48 @@ def _refusal(context: AssetExecutionContext, what: str, problems: list[str]) -> 
 
 
 UPLOAD_TIMEOUT_S = 900
+# A 429, a 5xx or a failed connection: the upload is tried again after 2, 4 and 8 s.
+UPLOAD_ATTEMPTS = 4
+UPLOAD_BACKOFF_S = 2.0
 # How package indices refuse a file they have: PyPI "400 File already exists", pypiserver
 # "Package '<file>' already exists!", others 409 Conflict.
 _ALREADY_THERE = re.compile(r"already exists|409 Conflict", re.IGNORECASE)
+# twine's report of an answer ("HTTPError: 503 Service Unavailable from <url>") and of a
+# connection that failed
+_HTTP_ERROR = re.compile(r"HTTPError: (\d{3})\b[^\n]*")
+_CONNECTION_ERROR = re.compile(
+    r"[^\n]*(ConnectionError|Connection refused|Connection reset|Max retries exceeded|timed out)"
+    r"[^\n]*"
+)
+
+
+class PackageIndexError(RuntimeError):
+    """The package index refused the wheel, or still failed (`transient`: 429, 5xx, a failed
+    connection) after the retries."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
+
+
+def _upload_failure(output: str, returncode: int) -> tuple[str, bool]:
+    """Why twine failed, from its output, and whether trying again may help."""
+    if answer := _HTTP_ERROR.search(output):
+        reason = answer.group(0).strip()
+        body = output.partition("Content received from server:")[2].strip().splitlines()
+        if body:
+            reason += f" ({' '.join(line.strip() for line in body[:3])[:300]})"
+        return reason, int(answer.group(1)) in TRANSIENT_STATUS
+    if connection := _CONNECTION_ERROR.search(output):
+        return connection.group(0).strip().removeprefix("ERROR").strip(), True
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return (lines[-1] if lines else f"twine exited with status {returncode} and no message"), False
 
 
 class PackageIndex(ConfigurableResource):
     """A package index the wheel is uploaded to (the PyPI upload API, through twine), when a URL
-    is configured; credentials come from the environment and never reach a command line or log."""
+    is configured; credentials come from the environment and never reach a command line or log
+    (nor do any embedded in the URL: every message shows it redacted)."""
 
     url: str = Field(
         default="",
@@ -179,31 +222,61 @@ class PackageIndex(ConfigurableResource):
     )
     password: str = Field(default="", description="Password or API token")
 
-    def upload(self, wheel: Path) -> str:
+    @property
+    def shown_url(self) -> str:
+        return redact(self.url)
+
+    def _hidden(self, text: str) -> str:
+        text = redact(text).replace(self.url, self.shown_url)
+        secrets = [self.password, unquote(urlsplit(self.url).password or "")]
+        for secret in filter(None, secrets):
+            text = text.replace(secret, "***")
+        return text
+
+    def upload(self, wheel: Path, log: Callable[[str], None] = print) -> str:
         """Upload the wheel and its metadata; says what happened. A file the index already has
-        is left alone (indices never replace a file; the wheel is reproducible), so re-runs pass."""
-        # --verbose: twine then shows the server's reason for a refusal.
+        is left alone (indices never replace a file; the wheel is reproducible), so re-runs pass.
+        A 429, 5xx or failed connection is tried again (UPLOAD_ATTEMPTS, backing off); a
+        failure raises PackageIndexError with the index's answer."""
+        # Credentials embedded in the URL go to twine as its username and password, not on its
+        # command line. --verbose: twine then shows the server's reason for a refusal.
+        parts = urlsplit(self.url)
+        username, password = self.username, self.password
+        if parts.password is not None and not password:
+            username, password = unquote(parts.username or ""), unquote(parts.password)
+        url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
         command = [sys.executable, "-m", "twine", "--no-color", "upload", "--non-interactive"]
-        command += ["--verbose", "--disable-progress-bar", "--repository-url", self.url, str(wheel)]
-        environment = {
-            **os.environ,
-            "TWINE_USERNAME": self.username,
-            "TWINE_PASSWORD": self.password,
-        }
-        try:
-            done = subprocess.run(
-                command, env=environment, capture_output=True, text=True, timeout=UPLOAD_TIMEOUT_S
-            )
-        except subprocess.TimeoutExpired as error:
-            raise TimeoutError(
-                f"uploading {wheel.name} to {self.url} timed out after {error.timeout:.0f} s"
-            ) from error
-        output = (done.stdout + done.stderr).strip()
-        if done.returncode == 0:
-            return f"uploaded {wheel.name} to {self.url}"
-        if _ALREADY_THERE.search(output):
-            return f"{wheel.name} is already on {self.url}; not replaced"
-        raise RuntimeError(f"uploading {wheel.name} to {self.url} failed:\n{output}")
+        command += ["--verbose", "--disable-progress-bar", "--repository-url", url, str(wheel)]
+        environment = {**os.environ, "TWINE_USERNAME": username, "TWINE_PASSWORD": password}
+        where = f"{wheel.name} to {self.shown_url}"
+        for attempt in range(UPLOAD_ATTEMPTS):
+            try:
+                done = subprocess.run(
+                    command,
+                    env=environment,
+                    capture_output=True,
+                    text=True,
+                    timeout=UPLOAD_TIMEOUT_S,
+                )
+            except subprocess.TimeoutExpired as error:
+                raise TimeoutError(
+                    f"uploading {where} timed out after {error.timeout:.0f} s"
+                ) from None
+            output = self._hidden((done.stdout + done.stderr).strip())
+            if done.returncode == 0:
+                return f"uploaded {where}"
+            if _ALREADY_THERE.search(output):
+                return f"{wheel.name} is already on {self.shown_url}; not replaced"
+            reason, transient = _upload_failure(output, done.returncode)
+            if not transient or attempt == UPLOAD_ATTEMPTS - 1:
+                tries = f" ({attempt + 1} attempts)" if attempt else ""
+                raise PackageIndexError(
+                    f"uploading {where} failed{tries}: {reason}", transient=transient
+                )
+            wait = UPLOAD_BACKOFF_S * 2**attempt
+            log(f"uploading {where}: {reason}; trying again in {wait:.0f} s")
+            time.sleep(wait)
+        raise AssertionError("unreachable")
 
 
 @asset(
@@ -240,7 +313,7 @@ def _package(
         context.log.info(f"built {location.label(wheel.name)}")
         upload = "(no package index configured)"
         if package_index.url:
-            upload = package_index.upload(wheel)
+            upload = package_index.upload(wheel, log=context.log.warning)
             context.log.info(upload)
         release_version = artifacts.release_version_for(idc_version)
         yield MaterializeResult(
@@ -249,7 +322,7 @@ def _package(
                 "bytes": wheel.stat().st_size,
                 "sha256": sha256_file(wheel),
                 "version": release_version,
-                "uploaded_to": package_index.url or "(no package index configured)",
+                "uploaded_to": package_index.shown_url or "(no package index configured)",
                 "upload": upload,
             }
         )

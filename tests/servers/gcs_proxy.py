@@ -15,9 +15,10 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connectio
 
 
 @contextmanager
-def gcs_proxy(upstream: str, hook: Callable[[str, str], bool]) -> Iterator[str]:
+def gcs_proxy(upstream: str, hook: Callable[[str, str], bool | int]) -> Iterator[str]:
     """Serve on loopback, forwarding to `upstream` (the server's URL); `hook(method, path)` runs
-    first, and when it returns False the request is dropped (the connection closed unanswered).
+    first: when it returns False the request is dropped (the connection closed unanswered), when
+    it returns an HTTP status (an int) the proxy answers with it instead of forwarding.
     Yields the proxy's URL (for STORAGE_EMULATOR_HOST)."""
     target = urlparse(upstream)
 
@@ -30,8 +31,17 @@ def gcs_proxy(upstream: str, hook: Callable[[str, str], bool]) -> Iterator[str]:
         def _forward(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            if not hook(self.command, self.path):
+            verdict = hook(self.command, self.path)
+            if verdict is False:
                 self.close_connection = True
+                return
+            if isinstance(verdict, int) and verdict is not True:  # answer with that status
+                message = f"{verdict} from the test proxy\n".encode()
+                self.send_response(verdict)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(message)))
+                self.end_headers()
+                self.wfile.write(message)
                 return
             connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
             try:
