@@ -77,6 +77,16 @@ def _describe(error: BaseException) -> str:
         return f"no Google Cloud credentials found (DefaultCredentialsError): {CREDENTIALS_HINT}"
     if isinstance(error, auth_errors.RefreshError):
         return f"Google Cloud refused the credentials ({_first_line(error)}): {CREDENTIALS_HINT}"
+    if isinstance(error, api_errors.Unauthorized):  # sent, and not accepted: not "no credentials"
+        return (
+            f"Google Cloud refused the credentials (401 Unauthorized: {error.message}): they "
+            f"are invalid, expired or revoked; {CREDENTIALS_HINT}"
+        )
+    if isinstance(error, api_errors.Forbidden):
+        return (
+            f"permission denied (403 Forbidden: {error.message}): the account of the credentials "
+            "lacks a role this needs"
+        )
     if type(error).__module__.startswith("idc_index_assets") or type(error) is ValueError:
         return str(error).strip() or type(error).__name__
     return f"{type(error).__name__}: {_first_line(error)}"

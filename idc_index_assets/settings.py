@@ -149,8 +149,19 @@ def duckdb_memory_limit(value: str = "") -> str:
     """IDC_DUCKDB_MEMORY_LIMIT, or when empty a share of this machine's memory: 75% of it divided
     among the steps a run executes at once (Dagster's default executor runs one step per core at
     a time; with IDC_EXECUTOR=k8s each step has its pod, and its memory limit, to itself). On a
-    2-core, 24 GiB machine: 9 GiB per query."""
+    2-core, 24 GiB machine: 9 GiB per query. Raises ValueError naming the setting when DuckDB
+    does not take the value."""
     if value.strip():
+        import duckdb
+
+        try:  # DuckDB's own parser decides (8GB, 8 GB, 512MiB, ...)
+            duckdb.connect(config={"memory_limit": value.strip()}).close()
+        except duckdb.Error as error:
+            reason = str(error).strip().splitlines()[0]
+            raise ValueError(
+                f"IDC_DUCKDB_MEMORY_LIMIT {value!r} is not a memory size DuckDB takes (e.g. 8GB "
+                f"or 512MiB): {reason}"
+            ) from None
         return value.strip()
     steps = 1 if os.environ.get("IDC_EXECUTOR") == "k8s" else machine_cores()
     return f"{int(machine_memory() * DUCKDB_MEMORY_SHARE / steps) >> 20}MiB"

@@ -334,3 +334,12 @@ def test_a_killed_build_is_marked_failed_and_the_next_run_succeeds(environment, 
     assert f"run {killed} (build_indices): the command-line process that ran it" in err
     assert "is gone (killed?)" in err
     assert instance.get_run_by_id(killed).status == DagsterRunStatus.FAILURE
+
+
+def test_a_bad_duckdb_memory_limit_is_named(environment, monkeypatch, capsys):
+    monkeypatch.setenv("IDC_DUCKDB_MEMORY_LIMIT", "lots")
+    assert main(["build", "--select", "version_metadata_index"]) != 0
+    err = capsys.readouterr().err
+    assert "IDC_DUCKDB_MEMORY_LIMIT 'lots' is not a memory size DuckDB takes" in err
+    assert "Traceback" not in err
+    assert not (environment / "artifacts").exists()

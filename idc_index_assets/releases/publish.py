@@ -93,6 +93,25 @@ class ObjectExists(Exception):
     """`ReleaseBucket.create` found the object already there."""
 
 
+class BucketRefused(RuntimeError):
+    """The bucket refused a request for lack of permission (403) or credentials (401)."""
+
+    transient = False
+
+
+@contextlib.contextmanager
+def _naming(url: str) -> Iterator[None]:
+    """Refusals of access (401, 403) name the object they were about: `gs://bucket/object`."""
+    from google.api_core.exceptions import Forbidden, Unauthorized
+
+    from idc_index_assets.failures import describe
+
+    try:
+        yield
+    except (Forbidden, Unauthorized) as error:
+        raise BucketRefused(f"{url}: {describe(error)}") from error
+
+
 @dataclass(frozen=True)
 class Digests:
     size: int
@@ -192,13 +211,17 @@ class GcsReleaseBucket:
     def _name(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
 
+    def _url(self, path: str) -> str:
+        return f"gs://{self.bucket.name}/{self._name(path)}"
+
     @staticmethod
     def _info(path: str, blob) -> ObjectInfo:
         md5 = base64.b64decode(blob.md5_hash).hex() if blob.md5_hash else None
         return ObjectInfo(path, int(blob.size), md5, blob.crc32c, blob.generation)
 
     def stat(self, path: str) -> ObjectInfo | None:
-        blob = self.bucket.get_blob(self._name(path), retry=self.retry)
+        with _naming(self._url(path)):
+            blob = self.bucket.get_blob(self._name(path), retry=self.retry)
         return None if blob is None else self._info(path, blob)
 
     def create(self, path, source, *, content_type, cache_control) -> ObjectInfo:
@@ -211,10 +234,11 @@ class GcsReleaseBucket:
             content_type=content_type, if_generation_match=0, checksum="crc32c", retry=self.retry
         )
         try:
-            if isinstance(source, bytes):
-                blob.upload_from_string(source, **options)
-            else:
-                blob.upload_from_filename(str(source), **options)
+            with _naming(self._url(path)):
+                if isinstance(source, bytes):
+                    blob.upload_from_string(source, **options)
+                else:
+                    blob.upload_from_filename(str(source), **options)
         except PreconditionFailed as error:
             raise ObjectExists(path) from error
         return self._info(path, blob)
@@ -227,17 +251,19 @@ class GcsReleaseBucket:
         blob = self.bucket.blob(self._name(path))
         blob.content_type, blob.cache_control = content_type, cache_control
         token = None
-        while True:
-            token, _, _ = blob.rewrite(origin, token=token, retry=self.retry)
-            if token is None:
-                return self._info(path, blob)
+        with _naming(self._url(path)):
+            while True:
+                token, _, _ = blob.rewrite(origin, token=token, retry=self.retry)
+                if token is None:
+                    return self._info(path, blob)
 
     def list(self, prefix: str) -> list[str]:
         start = len(self._name(""))
-        blobs = self.bucket.client.list_blobs(
-            self.bucket, prefix=self._name(prefix), retry=self.retry
-        )
-        return sorted(blob.name[start:] for blob in blobs)
+        with _naming(self._url(prefix)):
+            blobs = self.bucket.client.list_blobs(
+                self.bucket, prefix=self._name(prefix), retry=self.retry
+            )
+            return sorted(blob.name[start:] for blob in blobs)
 
     def read(self, path: str) -> bytes:
         return self.bucket.blob(self._name(path)).download_as_bytes(retry=self.retry)
@@ -250,7 +276,7 @@ class GcsReleaseBucket:
         from google.api_core.exceptions import NotFound
 
         # NotFound: gone already, e.g. a retried delete whose first try went through
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(NotFound), _naming(self._url(path)):
             self.bucket.delete_blob(self._name(path), retry=self.retry)
 
     def exclusive(self) -> contextlib.AbstractContextManager:

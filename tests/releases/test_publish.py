@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import random
 import subprocess
 import threading
@@ -23,7 +24,9 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 from google.cloud.storage._media.requests import ResumableUpload
 from google.cloud.storage.retry import DEFAULT_RETRY
+from google.oauth2.credentials import Credentials as OAuthCredentials
 
+from idc_index_assets.failures import is_transient
 from idc_index_assets.indices.contract import ContractColumn, IndexContract
 from idc_index_assets.indices.queries import ColumnDoc
 from idc_index_assets.indices.writer import write_index
@@ -40,6 +43,7 @@ from idc_index_assets.releases.publish import (
 )
 from tests.conftest import need_fake_gcs
 from tests.servers import gcs_server
+from tests.servers.gcs_proxy import gcs_proxy
 
 IDC = 3
 # Fails fast once a server is gone, instead of retrying for DEFAULT_RETRY's two minutes.
@@ -593,3 +597,36 @@ def test_identical_publishes_at_once_give_one_release_never_a_conflict(
     assert_complete(bucket, "3.0.0", f"current/{ARTIFACTS}/", files, tmp_path)
     manifest = json.loads(bucket.read(f"current/{ARTIFACTS}/{MANIFEST}"))
     assert manifest["created"] == reports[0].created
+
+
+@pytest.mark.parametrize(
+    "status, says",
+    [
+        (403, "permission denied (403 Forbidden: "),
+        (401, "Google Cloud refused the credentials (401 Unauthorized: "),
+    ],
+)
+def test_a_refused_write_names_the_object_and_writes_nothing(
+    gcs, old_release, monkeypatch, status, says
+):
+    """Every write answered 401 or 403 (reads pass): the error names the object and what was
+    refused, is not retried, and nothing is written."""
+    directory, _ = old_release
+    name = f"release-{uuid.uuid4().hex[:12]}"
+    gcs.create_bucket(name)
+    upstream = os.environ["STORAGE_EMULATOR_HOST"]
+    with gcs_proxy(upstream, lambda method, path: True if method == "GET" else status) as url:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", url)
+        # a token that refreshes (as a service account's does) and is refused anyway
+        token = OAuthCredentials(
+            "token", refresh_handler=lambda request, scopes: ("token", datetime(2100, 1, 1))
+        )
+        client = storage.Client(project="test", credentials=token)
+        bucket = open_bucket(f"gs://{name}/releases", client=client, retry=SHORT_RETRY)
+        with pytest.raises(release.BucketRefused) as refused:
+            publish_release(directory, bucket, "3.0.0", IDC, indices=OLD, concurrency=1)
+    message = str(refused.value)
+    assert message.startswith(f"gs://{name}/releases/3.0.0/{ARTIFACTS}/alpha_index.parquet: {says}")
+    assert "no Google Cloud credentials" not in message
+    assert not is_transient(refused.value)
+    assert list(gcs.list_blobs(name)) == []
