@@ -343,3 +343,30 @@ def test_a_bad_duckdb_memory_limit_is_named(environment, monkeypatch, capsys):
     assert "IDC_DUCKDB_MEMORY_LIMIT 'lots' is not a memory size DuckDB takes" in err
     assert "Traceback" not in err
     assert not (environment / "artifacts").exists()
+
+
+@pytest.mark.parametrize("damage", ["empty", "corrupt"])
+def test_a_damaged_source_parquet_is_named_by_build_and_check_source(
+    environment, monkeypatch, source_copy, capsys, damage
+):
+    table = (
+        source_copy
+        / "bigquery-public-data"
+        / f"idc_v{SAMPLE_VERSIONS}"
+        / "version_metadata.parquet"
+    )
+    table.write_bytes(b"" if damage == "empty" else table.read_bytes()[: table.stat().st_size // 2])
+    monkeypatch.setenv("IDC_SOURCE_DIR", str(source_copy))
+    named = (
+        f"source table bigquery-public-data.idc_v{SAMPLE_VERSIONS}.version_metadata: {table} is "
+        "not a readable Parquet file ("
+    )
+    assert main(["build", "--select", "version_metadata_index"]) == 1
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err, err
+    assert not (
+        environment / "artifacts" / str(SAMPLE_VERSIONS) / "version_metadata_index.parquet"
+    ).exists()
+    assert main(["check-source"]) == 1
+    out, err = capsys.readouterr()
+    assert named in out and "Traceback" not in out + err, out + err

@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -37,6 +37,8 @@ class DuckDBEngine:
     memory_limit: str = "4GB"
     threads: int | None = None
     temp_directory: Path | None = None
+    # source tables whose Parquet footers were read once already
+    _readable: set[Path] = field(default_factory=set, init=False, repr=False)
 
     def resolver(
         self, local_tables: dict[str, Path | exp.Expression], query_file: str
@@ -56,6 +58,9 @@ class DuckDBEngine:
                     f"{query_file}: table {label} is not in the source snapshot "
                     f"(looked for {path} or a directory of Parquet files {path.with_suffix('')}/)"
                 )
+            if table.catalog == SOURCE_PROJECT and path not in self._readable:
+                _parquet_footers(_table_files(path), label, f"{query_file}: ")
+                self._readable.add(path)
             return path
 
         return resolve
@@ -66,16 +71,17 @@ class DuckDBEngine:
         it. Raises MissingSourceTableError, naming the path, when the snapshot lacks it."""
         path = snapshot_table_path(self.source_dir, dataset, table)
         name = f"{SOURCE_PROJECT}.{dataset}.{table}"
-        files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+        files = _table_files(path)
         if not path.exists() or not files:
             raise MissingSourceTableError(
                 f"table {name} is not in the source snapshot (looked for {path} or a directory "
                 f"of Parquet files {path.with_suffix('')}/)"
             )
+        footers = _parquet_footers(files, name)
         stats = [file.stat() for file in files]
         observation = {
             "path": str(path),
-            "rows": sum(pq.read_metadata(file).num_rows for file in files),
+            "rows": sum(footer.num_rows for footer in footers),
             "bytes": sum(stat.st_size for stat in stats),
             "modified": max(stat.st_mtime for stat in stats),
         }
@@ -318,6 +324,26 @@ def _as_bigquery_result(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRel
         projection.append(exp.alias_(value, name, quoted=True).sql(dialect="duckdb"))
         changed = True
     return relation.project(", ".join(projection)) if changed else relation
+
+
+def _table_files(path: Path) -> list[Path]:
+    """A snapshot table's Parquet files: the file, or those of its directory."""
+    return sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+
+
+def _parquet_footers(files: list[Path], table: str, where: str = "") -> list[pq.FileMetaData]:
+    """Each file's Parquet footer; a file that has none (empty, truncated, not Parquet) raises
+    EngineError naming the table and the file, before any query reads it."""
+    footers = []
+    for file in files:
+        try:
+            footers.append(pq.read_metadata(file))
+        except (pa.ArrowException, OSError) as error:
+            raise EngineError(
+                f"{where}source table {table}: {file} is not a readable Parquet file "
+                f"({_first_line(error)})"
+            ) from None
+    return footers
 
 
 def _first_line(error: BaseException) -> str:
