@@ -122,7 +122,12 @@ def _release(args: argparse.Namespace) -> int:
     from idc_index_assets.releases.notes import NOTES_ASSET
 
     selection = [WHEEL_ASSET, NOTES_ASSET, RELEASE_ASSET]
-    code = _run_job("publish_release", selection, args, release)
+    flags = {
+        "allow_incomplete_previous": args.allow_incomplete_previous,
+        "allow_breaking_change": args.allow_breaking_change,
+    }
+    run_config = {"ops": {RELEASE_ASSET: {"config": flags}}}
+    code = _run_job("publish_release", selection, args, release, run_config)
     if code == 0:
         print(f"published to {os.environ['IDC_RELEASE_BUCKET']}")
         if os.environ.get("IDC_GITHUB_REPOSITORY"):
@@ -756,6 +761,18 @@ def parser() -> argparse.ArgumentParser:
     )
     release.add_argument(
         "--concurrency", type=concurrency_argument, help="parallel transfers (default 4)"
+    )
+    release.add_argument(
+        "--allow-incomplete-previous",
+        action="store_true",
+        help="publish even though the release notes compare with a previous release that lacks "
+        "some indices",
+    )
+    release.add_argument(
+        "--allow-breaking-change",
+        action="store_true",
+        help="publish breaking changes (index or column removed, renamed or retyped, key "
+        "changed) under the previous release's major version",
     )
     release.set_defaults(handler=_release)
 

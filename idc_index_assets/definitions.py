@@ -1,6 +1,5 @@
 """The Dagster code location: assembles the index assets, the source tables, jobs and resources."""
 
-import os
 import warnings
 
 from dagster import (
@@ -19,6 +18,7 @@ from idc_index_assets.automation import (
     weekly_rebuild,
 )
 from idc_index_assets.engines.resource import IndexEngine
+from idc_index_assets.execution import executor
 from idc_index_assets.gdc.assets import build_gdc_mapping_asset
 from idc_index_assets.gdc.cases import STUDIES_QUERY, GDCCases
 from idc_index_assets.indices.assets import (
@@ -43,39 +43,6 @@ from idc_index_assets.sources.assets import OBSERVE_SOURCES
 settings.apply_defaults()
 # Checks partitioned like their assets (results per IDC version) are a preview feature; we use it.
 warnings.filterwarnings("ignore", category=PreviewWarning)
-
-
-def _executor():
-    """How a run executes its steps (IDC_EXECUTOR): empty for Dagster's default (a process per
-    step on the run's machine), `k8s` for a Kubernetes pod per step (dagster-k8s's
-    k8s_job_executor; the `production` extra installs it)."""
-    name = os.environ.get("IDC_EXECUTOR", "")
-    if not name:
-        return None
-    if name != "k8s":
-        raise ValueError(f"IDC_EXECUTOR must be empty or k8s, got {name!r}")
-    try:
-        from dagster_k8s import k8s_job_executor
-    except ImportError as error:
-        raise ImportError(
-            "IDC_EXECUTOR=k8s needs dagster-k8s: pip install 'idc-index-assets[production]'"
-        ) from error
-    # Steps stream query results to Parquet; the ones running DuckDB locally (tcia_idc_subset, the
-    # checks) stay under IDC_DUCKDB_MEMORY_LIMIT (by default 75% of the pod's memory limit), the
-    # wheel build under 1 GB.
-    return k8s_job_executor.configured(
-        {
-            "step_k8s_config": {
-                "container_config": {
-                    "resources": {
-                        "requests": {"cpu": "1", "memory": "2Gi"},
-                        "limits": {"memory": "6Gi"},
-                    }
-                }
-            }
-        },
-        name="k8s_step_per_pod",
-    )
 
 
 index_assets = [*(build_index_asset(spec) for spec in INDICES), build_gdc_mapping_asset()]
@@ -121,7 +88,7 @@ publish_release_job = define_asset_job(
 )
 
 defs = Definitions(
-    executor=_executor(),
+    executor=executor(),
     assets=[
         idc_sources,
         *index_assets,

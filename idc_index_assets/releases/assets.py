@@ -25,6 +25,7 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     AutomationCondition,
+    Config,
     ConfigurableResource,
     DagsterInstance,
     Failure,
@@ -83,6 +84,7 @@ from idc_index_assets.releases.publish import (
     publish_release,
     validate_release,
 )
+from idc_index_assets.releases.rules import read_notes, release_rule_problems
 from idc_index_assets.releases.wheel import build_wheel, wheel_filename
 from idc_index_assets.settings import parse_idc_version
 
@@ -433,6 +435,19 @@ def _objects_table(report: PublishReport) -> MetadataValue:
     )
 
 
+class ReleaseConfig(Config):
+    allow_incomplete_previous: bool = Field(
+        default=False,
+        description="Publish even though the release notes compare with a previous release "
+        "that lacks some indices (their changes are unknown)",
+    )
+    allow_breaking_change: bool = Field(
+        default=False,
+        description="Publish breaking changes (an index or column removed, renamed or retyped, "
+        "a key changed) under the previous release's major version",
+    )
+
+
 @asset(
     name=RELEASE_ASSET,
     partitions_def=IDC_VERSION_PARTITIONS,
@@ -457,16 +472,18 @@ def _objects_table(report: PublishReport) -> MetadataValue:
 )
 def idc_index_release(
     context: AssetExecutionContext,
+    config: ReleaseConfig,
     artifacts: ArtifactStore,
     release_target: ReleaseTarget,
     github_release: GitHubReleases,
 ):
     with only_transient_retried():
-        yield from _release(context, artifacts, release_target, github_release)
+        yield from _release(context, config, artifacts, release_target, github_release)
 
 
 def _release(
     context: AssetExecutionContext,
+    config: ReleaseConfig,
     artifacts: ArtifactStore,
     release_target: ReleaseTarget,
     github_release: GitHubReleases,
@@ -481,12 +498,20 @@ def _release(
     # step (and verified against their checksums below); locally, the files themselves.
     with artifacts.location(idc_version).local_copy() as directory:
         yield from _publish(
-            context, artifacts, release_target, github_release, directory, idc_version, workers
+            context,
+            config,
+            artifacts,
+            release_target,
+            github_release,
+            directory,
+            idc_version,
+            workers,
         )
 
 
 def _publish(
     context: AssetExecutionContext,
+    config: ReleaseConfig,
     artifacts: ArtifactStore,
     release_target: ReleaseTarget,
     github_release: GitHubReleases,
@@ -500,6 +525,14 @@ def _publish(
     problems += blocking_failures(directory, idc_version, release_version, RELEASED_INDICES)
     if not (directory / wheel_filename(release_version)).is_file():
         problems.append(f"{wheel_filename(release_version)}: missing; materialize {WHEEL_ASSET}")
+    notes = read_notes(directory)
+    if notes is not None:
+        problems += release_rule_problems(
+            notes,
+            release_version,
+            allow_incomplete_previous=config.allow_incomplete_previous,
+            allow_breaking_change=config.allow_breaking_change,
+        )
     if problems:
         raise _refusal(context, what, problems)
     indices = [spec.name for spec in RELEASED_INDICES]

@@ -21,6 +21,7 @@ disk beyond `memory_limit`), so memory stays bounded for the largest index. No D
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -46,7 +47,13 @@ VANISHED_COLLECTIONS = "vanished_collections"
 ROW_COUNT_DROP = "row_count_drop"
 COLUMN_TYPE_CHANGES = "column_type_changes"
 NEW_DUPLICATE_KEYS = "new_duplicate_keys"
+COMPLETE_PREVIOUS = "complete_previous_release"
+BREAKING_CHANGES = "breaking_changes"
 WARNING_DESCRIPTIONS = {
+    COMPLETE_PREVIOUS: "Every index of this release has files in the previous release it is "
+    "compared with (one absent there is compared as new: its changes are unknown).",
+    BREAKING_CHANGES: "No index and no column of the previous release was removed, renamed or "
+    "retyped, and no primary key changed (a breaking change needs a new major version).",
     VANISHED_COLLECTIONS: "No collection of the previous release is missing from idc_index or "
     "collections_index.",
     ROW_COUNT_DROP: "No index lost more than the allowed fraction of its rows since the previous "
@@ -103,6 +110,8 @@ def fetch_release(bucket, directory: Path, specs: Sequence[IndexSpec] = RELEASED
     names = [f"{spec.name}.parquet" for spec in specs if f"{spec.name}.parquet" in present]
     if not names:
         raise NotesError(f"{bucket.target}: no index parquet files to compare")
+    if NOTES_JSON in present:  # its own notes: each index's primary key then
+        names.append(NOTES_JSON)
     for name in names:
         bucket.download(name, Path(directory) / name)
     return Path(directory)
@@ -135,10 +144,19 @@ def compute_notes(
                 if after is None and before is None:
                     continue
                 if previous is None:
-                    notes["indices"][spec.name] = {"rows_after": _rows(after)}
+                    notes["indices"][spec.name] = {
+                        "primary_key": list(spec.primary_key),
+                        "rows_after": _rows(after),
+                    }
                     continue
                 notes["indices"][spec.name] = _diff_index(connection, spec, before, after)
             if previous is not None:
+                notes["previous"]["absent_indices"] = [
+                    name for name, entry in notes["indices"].items() if entry.get("status") == "new"
+                ]
+                notes["breaking_changes"] = breaking_changes(
+                    notes["indices"], _previous_keys(previous)
+                )
                 notes["idc_index"] = _series_changes(connection, directory, previous)
                 notes["collections_index"] = _collection_changes(connection, directory, previous)
         except duckdb.Error as error:
@@ -217,6 +235,7 @@ def _diff_index(connection, spec: IndexSpec, before: Path | None, after: Path | 
             for c, t in new.items()
             if c in old and old[c] != t
         ],
+        "columns_renamed": _renamed(old, new),
     }
     key = spec.primary_key
     missing_key = [c for c in key if c not in old or c not in new]
@@ -243,6 +262,77 @@ def _diff_index(connection, spec: IndexSpec, before: Path | None, after: Path | 
     )
     entry["status"] = "unchanged" if unchanged and not entry["columns_type_changed"] else "changed"
     return entry
+
+
+def _renamed(old: dict[str, str], new: dict[str, str]) -> list[dict]:
+    """Columns read as renamed: between two columns that both releases have (or an end), the
+    previous release has exactly one column the new one lacks and the new one exactly one column
+    the previous lacked, of the same type, e.g. `{"before": "PatientSize", "after":
+    "PatientHeight", "type": "FLOAT64"}`. Anything less clear stays a removal plus an addition."""
+    before, after = list(old), list(new)
+    kept = [c for c in before if c in new]
+    bounds = [None, *kept, None]
+    renamed = []
+    for left, right in itertools.pairwise(bounds):
+        gone = before[
+            before.index(left) + 1 if left else 0 : before.index(right) if right else None
+        ]
+        came = after[after.index(left) + 1 if left else 0 : after.index(right) if right else None]
+        gone = [c for c in gone if c not in new]
+        came = [c for c in came if c not in old]
+        if len(gone) == len(came) == 1 and old[gone[0]] == new[came[0]]:
+            renamed.append({"before": gone[0], "after": came[0], "type": old[gone[0]]})
+    return renamed
+
+
+def _previous_keys(previous: Path) -> dict[str, list[str]]:
+    """Each index's primary key as the previous release's own notes recorded it (`{}` when it
+    has none: a key change is then not detectable)."""
+    try:
+        recorded = json.loads((Path(previous) / NOTES_JSON).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {
+        name: entry["primary_key"]
+        for name, entry in (recorded.get("indices") or {}).items()
+        if isinstance(entry, dict) and entry.get("primary_key")
+    }
+
+
+def breaking_changes(indices: dict, previous_keys: dict[str, list[str]]) -> list[dict]:
+    """What breaks code written against the previous release: an index removed; a column removed,
+    renamed (`_renamed`) or retyped; a primary key changed. One dict per change: `index`,
+    `change` (index_removed, column_removed, column_renamed, column_retyped, key_changed),
+    `column`, `before`, `after`, and `client`: the idc-index client functions that read the
+    column (`client_contract`)."""
+    from idc_index_assets.releases.client_contract import client_uses
+
+    changes = []
+
+    def add(index: str, change: str, column: str | None, before, after) -> None:
+        client = client_uses(index, column) if column else []
+        changes.append(
+            {"index": index, "change": change, "column": column, "before": before}
+            | {"after": after, "client": client}
+        )
+
+    for name, entry in indices.items():
+        if entry.get("status") == "missing":
+            add(name, "index_removed", None, name, None)
+            continue
+        renamed = {c["before"]: c for c in entry.get("columns_renamed", [])}
+        for column in entry.get("columns_removed", []):
+            if column["name"] in renamed:
+                rename = renamed[column["name"]]
+                add(name, "column_renamed", column["name"], column["name"], rename["after"])
+            else:
+                add(name, "column_removed", column["name"], column["type"], None)
+        for column in entry.get("columns_type_changed", []):
+            add(name, "column_retyped", column["name"], column["before"], column["after"])
+        key_before = previous_keys.get(name)
+        if key_before and entry.get("primary_key") and key_before != entry["primary_key"]:
+            add(name, "key_changed", None, ", ".join(key_before), ", ".join(entry["primary_key"]))
+    return changes
 
 
 def _full_diff(connection, key, columns, old, new, before: Path, after: Path) -> dict:
@@ -403,6 +493,14 @@ def warnings(notes: dict, max_row_drop: float) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {name: [] for name in WARNING_DESCRIPTIONS}
     if notes.get("previous") is None:
         return found
+    compared_with = _release_label(notes["previous"])
+    found[COMPLETE_PREVIOUS] = [
+        f"{name}: no files in {compared_with}; compared as absent (changes unknown)"
+        for name in notes["previous"].get("absent_indices", [])
+    ]
+    found[BREAKING_CHANGES] = [
+        describe_breaking(change) for change in notes.get("breaking_changes", [])
+    ]
     vanished: dict[str, list[str]] = {}
     for index in ("idc_index", "collections_index"):
         for collection in (notes.get(index) or {}).get("collections_removed", []):
@@ -429,6 +527,29 @@ def warnings(notes: dict, max_row_drop: float) -> dict[str, list[str]]:
                 f"{entry['duplicated_keys_after']} duplicated key values, e.g. {examples}"
             )
     return found
+
+
+_CHANGE_WORDS = {
+    "index_removed": "index removed",
+    "column_removed": "column removed",
+    "column_renamed": "column renamed",
+    "column_retyped": "column retyped",
+    "key_changed": "primary key changed",
+}
+
+
+def describe_breaking(change: dict) -> str:
+    """One breaking change in a line, e.g. `idc_index.PatientAge: column removed (STRING); read by
+    the idc-index client's IDCClient.get_patients`."""
+    where = f"{change['index']}.{change['column']}" if change.get("column") else change["index"]
+    what = _CHANGE_WORDS[change["change"]]
+    if change["change"] == "column_removed":
+        what += f" ({change['before']})"
+    elif change["change"] != "index_removed":
+        what += f": {change['before']} → {change['after']}"
+    if change.get("client"):
+        what += f"; read by the idc-index client's {', '.join(change['client'])}"
+    return f"{where}: {what}"
 
 
 def headline(notes: dict) -> dict[str, int]:
@@ -494,7 +615,15 @@ def render_markdown(notes: dict) -> str:
     lines += [f"Changes since {_release_label(notes['previous'])}.", ""]
     series, collections = notes.get("idc_index"), notes.get("collections_index")
     indices = notes["indices"]
-    changed = [n for n, e in indices.items() if e.get("status") != "unchanged"]
+    absent = notes["previous"].get("absent_indices", [])
+    if absent:
+        lines += [
+            f"> **Incomplete comparison:** {len(absent)} of {len(indices)} indices have no files "
+            f"in {_release_label(notes['previous'])}: {_names(absent)}. They are compared as "
+            "absent (0 rows before); what changed in them is not known.",
+            "",
+        ]
+    changed = [n for n, e in indices.items() if e.get("status") != "unchanged" and n not in absent]
     if series:
         lines.append(
             f"- **Series:** {series['series_added']:,} added, {series['series_revised']:,} "
@@ -508,7 +637,26 @@ def render_markdown(notes: dict) -> str:
             f"- **Collections:** {len(series['collections_added'])} added, "
             f"{len(series['collections_removed'])} removed"
         )
-    lines += [f"- **Indices:** {len(changed)} of {len(indices)} changed", ""]
+    compared = len(indices) - len(absent)
+    not_compared = f"; {len(absent)} not compared (absent before)" if absent else ""
+    lines += [f"- **Indices:** {len(changed)} of {compared} changed{not_compared}", ""]
+    breaking = notes.get("breaking_changes") or []
+    if breaking:
+        lines += ["### Breaking changes", ""]
+        lines += [
+            "Code written against the previous release may need changes:",
+            "",
+            "| index | change | column | before | after | read by idc-index |",
+            "|---|---|---|---|---|---|",
+        ]
+        for change in breaking:
+            client = ", ".join(f"`{f}`" for f in change.get("client") or []) or ""
+            lines.append(
+                f"| `{change['index']}` | {_CHANGE_WORDS[change['change']]} | "
+                f"{'`' + change['column'] + '`' if change.get('column') else ''} | "
+                f"{change.get('before') or ''} | {change.get('after') or ''} | {client} |"
+            )
+        lines.append("")
 
     if series:
         lines += [f"**Collections added:** {_names(series['collections_added'])}", ""]
@@ -540,6 +688,8 @@ def render_markdown(notes: dict) -> str:
     ]
     for name, entry in indices.items():
         status = {"new": " (new)", "missing": " (missing)"}.get(entry.get("status"), "")
+        if name in absent:
+            status = " (absent before)"
         lines.append(
             f"| `{name}`{status} | {entry['rows_before']:,} | {entry['rows_after']:,} | "
             f"{_number(entry.get('rows_added'))} | {_number(entry.get('rows_removed'))} | "

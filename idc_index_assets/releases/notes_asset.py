@@ -145,7 +145,9 @@ def _previous_release(
         if earlier is None:
             return None, ""
         location = artifacts.location(earlier)
-        return stack.enter_context(location.local_copy(_parquet_files(location))), location.url
+        # its notes too: they record each index's primary key then (a changed key is breaking)
+        files = [*_parquet_files(location), NOTES_JSON]
+        return stack.enter_context(location.local_copy(files)), location.url
     if against.startswith("gs://"):
         bucket = stack.enter_context(release_target.open(against))
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="idc-notes-"))

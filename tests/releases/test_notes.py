@@ -24,8 +24,11 @@ from idc_index_assets.indices.queries import load_query
 from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.releases.assets import RELEASE_ASSET
+from idc_index_assets.releases.client_contract import client_uses
 from idc_index_assets.releases.notes import (
+    BREAKING_CHANGES,
     COLUMN_TYPE_CHANGES,
+    COMPLETE_PREVIOUS,
     NEW_DUPLICATE_KEYS,
     NOTES_ASSET,
     NOTES_JSON,
@@ -118,7 +121,9 @@ def test_every_index_count_equals_a_python_diff_of_the_two_files(store, version)
     assert notes["previous"] == {
         "idc_version": version - 1,
         "release_version": f"{version - 1}.0.0",
+        "absent_indices": [],
     }
+    assert notes["breaking_changes"] == []
     assert (notes["idc_version"], notes["release_version"]) == (version, f"{version}.0.0")
     assert list(notes["indices"]) == [spec.name for spec in INDICES]
     for spec in INDICES:
@@ -128,7 +133,7 @@ def test_every_index_count_equals_a_python_diff_of_the_two_files(store, version)
         )
         assert {k: entry[k] for k in expected} == expected, spec.name
         assert entry["columns_added"] == entry["columns_removed"] == []
-        assert entry["columns_type_changed"] == []
+        assert entry["columns_type_changed"] == entry["columns_renamed"] == []
         assert entry["duplicated_keys_before"] == entry["duplicated_keys_after"] == 0
     # The sample really changes: something is added, removed and changed between the versions.
     idc_index = notes["indices"]["idc_index"]
@@ -204,7 +209,8 @@ def test_the_first_version_has_notes_that_say_so(store):
     notes = compute_notes(store / "1", None)
     assert notes["previous"] is None
     assert notes["indices"]["idc_index"] == {
-        "rows_after": pq.read_metadata(store / "1" / "idc_index.parquet").num_rows
+        "primary_key": ["SeriesInstanceUID"],
+        "rows_after": pq.read_metadata(store / "1" / "idc_index.parquet").num_rows,
     }
     assert "no earlier release to compare it with" in render_markdown(notes)
     assert all(problems == [] for problems in warnings(notes, 0.0).values())
@@ -308,6 +314,77 @@ def test_without_idc_index_and_collections_index_there_are_no_series_or_collecti
     assert notes["indices"]["idc_index"]["status"] == "missing"
     markdown = render_markdown(notes)
     assert "**Series:**" not in markdown and "| `idc_index` (missing) |" in markdown
+
+
+def test_notes_against_an_incomplete_previous_version_name_what_was_absent(store, tmp_path):
+    previous = tmp_path / str(N - 1)
+    previous.mkdir()
+    shutil.copy(store / str(N - 1) / "idc_index.parquet", previous)
+    notes = compute_notes(store / str(N), previous)
+    absent = [
+        spec.name
+        for spec in RELEASED_INDICES
+        if spec.name != "idc_index" and (store / str(N) / f"{spec.name}.parquet").is_file()
+    ]
+    assert notes["previous"]["absent_indices"] == absent
+    assert [p.split(":")[0] for p in warnings(notes, 1.0)[COMPLETE_PREVIOUS]] == absent
+    markdown = render_markdown(notes)
+    assert f"**Incomplete comparison:** {len(absent)} of {len(absent) + 1} indices" in markdown
+    assert f"- **Indices:** 1 of 1 changed; {len(absent)} not compared (absent before)" in markdown
+    assert "| `sm_index` (absent before) | 0 |" in markdown
+    # against the complete previous version: nothing absent, nothing warned about
+    complete = compute_notes(store / str(N), store / str(N - 1))
+    assert complete["previous"]["absent_indices"] == []
+    assert warnings(complete, 1.0)[COMPLETE_PREVIOUS] == []
+    assert "Incomplete comparison" not in render_markdown(complete)
+
+
+def test_breaking_changes_have_their_own_section_naming_the_client_functions(store, tmp_path):
+    previous = Path(shutil.copytree(store / str(N - 1), tmp_path / "previous"))
+    after = Path(shutil.copytree(store / str(N), tmp_path / "after"))
+
+    def change(table: pa.Table) -> pa.Table:
+        table = table.drop_columns(["PatientAge"])  # read by the client
+        position = table.schema.get_field_index("SeriesDescription")
+        table = table.rename_columns(  # same place, same type: a rename
+            [("SeriesTitle" if i == position else n) for i, n in enumerate(table.column_names)]
+        )
+        count = table.schema.get_field_index("instanceCount")
+        return table.set_column(count, "instanceCount", table["instanceCount"].cast(pa.string()))
+
+    rewrite(after / "idc_index.parquet", change)
+    (after / "rtstruct_index.parquet").unlink()
+    # The previous release's own notes recorded another key for ct_index.
+    recorded = compute_notes(previous, None)
+    recorded["indices"]["ct_index"]["primary_key"] = ["StudyInstanceUID"]
+    (previous / NOTES_JSON).write_text(json.dumps(recorded))
+
+    notes = compute_notes(after, previous)
+    found = {(c["index"], c["change"], c["column"]): c for c in notes["breaking_changes"]}
+    assert set(found) == {
+        ("idc_index", "column_removed", "PatientAge"),
+        ("idc_index", "column_renamed", "SeriesDescription"),
+        ("idc_index", "column_retyped", "instanceCount"),
+        ("rtstruct_index", "index_removed", None),
+        ("ct_index", "key_changed", None),
+    }
+    assert found[("idc_index", "column_renamed", "SeriesDescription")]["after"] == "SeriesTitle"
+    assert found[("ct_index", "key_changed", None)]["before"] == "StudyInstanceUID"
+    readers = found[("idc_index", "column_removed", "PatientAge")]["client"]
+    assert readers and readers == client_uses("idc_index", "PatientAge")
+    assert len(warnings(notes, 1.0)[BREAKING_CHANGES]) == 5
+    markdown = render_markdown(notes)
+    section = markdown.split("### Breaking changes")[1].split("###")[0]
+    assert "| `idc_index` | column removed | `PatientAge` | STRING |  | `" in section
+    assert all(f"`{reader}`" in section for reader in readers)
+    assert (
+        "| `idc_index` | column renamed | `SeriesDescription` | SeriesDescription | SeriesTitle |"
+        in section
+    )
+    # the unchanged release has no such section
+    assert "Breaking changes" not in render_markdown(
+        compute_notes(store / str(N), store / str(N - 1))
+    )
 
 
 def test_a_key_that_becomes_duplicated_is_warned_about(store, newest_copy):
@@ -437,6 +514,8 @@ def test_the_asset_writes_the_notes_with_markdown_and_numbers_as_metadata(enviro
             ROW_COUNT_DROP,
             COLUMN_TYPE_CHANGES,
             NEW_DUPLICATE_KEYS,
+            COMPLETE_PREVIOUS,
+            BREAKING_CHANGES,
         }
         assert all(c.severity.value == "WARN" for c in checks.values())
         expected = warnings(written, 0.1)  # IDC_MAX_ROW_DROP's default
