@@ -26,7 +26,7 @@ from idc_index_assets.indices.assets import (
     build_index_asset,
     source_assets,
 )
-from idc_index_assets.indices.checks import build_warning_checks
+from idc_index_assets.indices.checks import build_reference_checks
 from idc_index_assets.indices.queries import load_query
 from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
 from idc_index_assets.indices.store import ArtifactStore
@@ -38,6 +38,7 @@ from idc_index_assets.releases.assets import (
 )
 from idc_index_assets.releases.github import GitHubReleases
 from idc_index_assets.releases.notes_asset import build_release_notes_asset
+from idc_index_assets.releases.published import PUBLISHED_ASSET, published_release
 from idc_index_assets.sources.assets import OBSERVE_SOURCES
 
 settings.apply_defaults()
@@ -50,11 +51,7 @@ release_notes = build_release_notes_asset(settings.max_row_drop())
 idc_sources = source_assets(
     [*(load_query(spec.name) for spec in INDICES), load_query(STUDIES_QUERY)]
 )
-warning_checks = [
-    check
-    for spec in RELEASED_INDICES
-    for check in build_warning_checks(spec, IDC_VERSION_PARTITIONS)
-]
+reference_checks = build_reference_checks(RELEASED_INDICES, IDC_VERSION_PARTITIONS)
 
 observe_sources_job = define_asset_job(
     OBSERVE_SOURCES,
@@ -87,6 +84,12 @@ publish_release_job = define_asset_job(
     ),
 )
 
+observe_published_job = define_asset_job(
+    "observe_published",
+    selection=AssetSelection.assets(PUBLISHED_ASSET),
+    description="Read what every release channel serves now (bucket manifest, GitHub release).",
+)
+
 defs = Definitions(
     executor=executor(),
     assets=[
@@ -95,9 +98,16 @@ defs = Definitions(
         idc_index_data_wheel,
         release_notes,
         idc_index_release,
+        published_release,
     ],
-    asset_checks=warning_checks,
-    jobs=[observe_sources_job, build_indices_job, package_wheel_job, publish_release_job],
+    asset_checks=[reference_checks],
+    jobs=[
+        observe_sources_job,
+        build_indices_job,
+        package_wheel_job,
+        publish_release_job,
+        observe_published_job,
+    ],
     sensors=[new_idc_version_sensor, publishing_automation],
     schedules=[weekly_rebuild, daily_source_observation],
     resources={

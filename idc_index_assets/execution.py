@@ -2,7 +2,7 @@
 
 - empty (the default, a laptop or one VM): Dagster's `multi_or_in_process_executor`, but in its
   multiprocess mode the step processes start from a forkserver that has imported this code
-  location once (`preload_modules`), two steps at a time. Dagster's own default spawns a fresh
+  location once (`preload_modules`), one step per core at a time. Dagster's own default spawns a fresh
   Python interpreter per step, which imports dagster, duckdb, pyarrow and the definitions again:
   seconds per step, for steps that mostly take under a second on the sample. Runs launched from
   the UI, a backfill, `dg launch` or a schedule therefore take about as long as the command line
@@ -15,26 +15,30 @@ import os
 
 from dagster import ExecutorDefinition, Field, Selector, multi_or_in_process_executor
 
+from idc_index_assets import settings
+
 DEFINITIONS_MODULE = "idc_index_assets.definitions"
-# Two steps at a time: two cores are what a laptop build is measured on, and each DuckDB step
-# stays under its own memory limit (IDC_DUCKDB_MEMORY_LIMIT).
-LOCAL_MAX_CONCURRENT = 2
-LOCAL_DEFAULT = {
-    "multiprocess": {
-        "max_concurrent": LOCAL_MAX_CONCURRENT,
-        "start_method": {"forkserver": {"preload_modules": [DEFINITIONS_MODULE]}},
+
+
+def local_default() -> dict:
+    """The local executor's default config: forked steps, one per core at a time (what the
+    default DuckDB memory limit, a share of the machine per core, assumes)."""
+    return {
+        "multiprocess": {
+            "max_concurrent": settings.machine_cores(),
+            "start_method": {"forkserver": {"preload_modules": [DEFINITIONS_MODULE]}},
+        }
     }
-}
 
 
 def local_executor() -> ExecutorDefinition:
-    """Dagster's default executor (same name, same config) with LOCAL_DEFAULT as its default."""
+    """Dagster's default executor (same name, same config) with `local_default()` as default."""
     modes = multi_or_in_process_executor.config_schema.as_field().config_type.fields
     return multi_or_in_process_executor.configured(
         lambda config: config,
-        config_schema=Field(Selector(dict(modes)), default_value=LOCAL_DEFAULT),
-        description="Steps in forked processes of a preloaded forkserver, two at a time "
-        "(or in the run's own process: in_process).",
+        config_schema=Field(Selector(dict(modes)), default_value=local_default()),
+        description="Steps in processes forked from a forkserver that preloaded the code "
+        "location, one per core at a time (or in the run's own process: in_process).",
     )
 
 

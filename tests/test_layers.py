@@ -20,7 +20,8 @@ ALLOWED = {
     "releases": {"indices", "engines", "sources"},
     "sample": {"gdc", "sources"},
     "automation": {"releases", "indices", "engines", "sources"},
-    "definitions": {"automation", "releases", "gdc", "indices", "engines", "sources"},
+    "execution": set(),
+    "definitions": {"automation", "execution", "releases", "gdc", "indices", "engines", "sources"},
     "cli": {"definitions", "sample", "releases", "gdc", "indices", "engines", "sources"},
 }
 

@@ -5,7 +5,7 @@ version): `schema_contract`, `integrity`, `primary_key`. The contract and integr
 inside the build before the new files replace the old ones, so an index that fails them never
 replaces the previous good artifacts; the build then reports the failed checks and fails the step.
 
-Warning (separate asset checks, runnable on their own from the UI): `references` (values resolve in
+Warning (asset checks of their own, runnable on their own from the UI): `references` (values resolve in
 the index they refer to). What changed since the previous release (rows lost, columns retyped,
 collections gone) is warned about by the `release_notes` asset's checks (releases/notes.py).
 """
@@ -22,7 +22,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
-    asset_check,
+    multi_asset_check,
 )
 
 from idc_index_assets.indices.registry import INDEX_BY_NAME, IndexSpec
@@ -196,28 +196,37 @@ def evaluate_files(
 # --- warning checks, as separate asset checks -----------------------------------------------------
 
 
-def build_warning_checks(spec: IndexSpec, partitions_def) -> list[AssetChecksDefinition]:
+def build_reference_checks(specs: Sequence[IndexSpec], partitions_def) -> AssetChecksDefinition:
+    """The `references` check of every index that has references, evaluated in one step after
+    the indices of the run (one process for all of them rather than one per index); each can
+    still run on its own from the UI (the step is subsettable)."""
     from idc_index_assets.indices.store import ArtifactStore
 
-    checks = []
-    if spec.references:
+    with_references = [spec for spec in specs if spec.references]
+    check_specs = []
+    for spec in with_references:
         targets = sorted({reference.index for reference in spec.references})
-
-        @asset_check(
-            asset=spec.name,
-            name=REFERENCES_CHECK,
-            description=_DESCRIPTIONS[REFERENCES_CHECK] + f" ({', '.join(targets)})",
-            additional_deps=[AssetKey(t) for t in targets if t in INDEX_BY_NAME],
-            partitions_def=partitions_def,
+        check_specs.append(
+            AssetCheckSpec(
+                REFERENCES_CHECK,
+                asset=spec.name,
+                description=_DESCRIPTIONS[REFERENCES_CHECK] + f" ({', '.join(targets)})",
+                additional_deps=[AssetKey(t) for t in targets if t in INDEX_BY_NAME],
+                partitions_def=partitions_def,
+            )
         )
-        def references(context: AssetCheckExecutionContext, artifacts: ArtifactStore):
-            directory = artifacts.location(int(context.partition_key))
-            return reference_outcome(spec, directory).result(
-                AssetKey(spec.name), AssetCheckSeverity.WARN
+    by_key = {AssetKey(spec.name): spec for spec in with_references}
+
+    @multi_asset_check(specs=check_specs, name=REFERENCES_CHECK, can_subset=True)
+    def references(context: AssetCheckExecutionContext, artifacts: ArtifactStore):
+        directory = artifacts.location(int(context.partition_key))
+        for check_key in sorted(context.selected_asset_check_keys, key=str):
+            spec = by_key[check_key.asset_key]
+            yield reference_outcome(spec, directory).result(
+                check_key.asset_key, AssetCheckSeverity.WARN
             )
 
-        checks.append(references)
-    return checks
+    return references
 
 
 def verify_directory(

@@ -55,6 +55,7 @@ from idc_index_assets.indices.checks import BLOCKING_CHECKS, evaluate_files
 from idc_index_assets.indices.registry import INDICES, RELEASED_INDICES
 from idc_index_assets.indices.store import ArtifactStore
 from idc_index_assets.indices.validation import sha256_file
+from idc_index_assets.releases.channels import channel_problems
 from idc_index_assets.releases.checks import (
     RELEASE_CHECK,
     WHEEL_CHECK,
@@ -94,6 +95,7 @@ PUBLISH_WHEN_CHECKED = (
 
 _RELEASE_BUCKET = os.environ.get("IDC_RELEASE_BUCKET") or settings.DEFAULTS["IDC_RELEASE_BUCKET"]
 WHEEL_ASSET = "idc_index_data_wheel"
+PUBLISH_JOB = "publish_release"
 RELEASE_ASSET = "idc_index_release"
 PACKAGED_INDICES = tuple(spec for spec in INDICES if not spec.supplementary)
 
@@ -281,62 +283,6 @@ class PackageIndex(ConfigurableResource):
         raise AssertionError("unreachable")
 
 
-@asset(
-    name=WHEEL_ASSET,
-    partitions_def=IDC_VERSION_PARTITIONS,
-    deps=[AssetKey(spec.name) for spec in PACKAGED_INDICES],
-    group_name="publishing",
-    kinds={"python", "wheel"},
-    automation_condition=PUBLISH_WHEN_CHECKED,
-    retry_policy=RETRY_POLICY,
-    check_specs=[check_spec(WHEEL_ASSET, WHEEL_CHECK, IDC_VERSION_PARTITIONS)],
-    description=(
-        "The idc-index-data wheel of one IDC version: the bundled indices' Parquet files, the "
-        "schema and SQL of every index and INDEX_METADATA, a drop-in replacement for the package "
-        "on PyPI. Written with its .sha256 beside the indices."
-    ),
-)
-def idc_index_data_wheel(
-    context: AssetExecutionContext, artifacts: ArtifactStore, package_index: PackageIndex
-):
-    with only_transient_retried():
-        yield from _package(context, artifacts, package_index)
-
-
-def _package(
-    context: AssetExecutionContext, artifacts: ArtifactStore, package_index: PackageIndex
-) -> Iterator[MaterializeResult | AssetCheckResult]:
-    idc_version = parse_idc_version(context.partition_key)
-    location = artifacts.location(idc_version)
-    with location.local_copy() as directory:
-        wheel = package_wheel(artifacts, idc_version, directory)
-        for built in (wheel, wheel.with_name(f"{wheel.name}.sha256")):
-            location.upload(built)  # the wheel first, then its checksum
-        context.log.info(f"built {location.label(wheel.name)}")
-        upload = "(no package index configured)"
-        if package_index.url:
-            upload = package_index.upload(wheel, log=context.log.warning)
-            context.log.info(upload)
-        release_version = artifacts.release_version_for(idc_version)
-        yield MaterializeResult(
-            metadata={
-                "path": MetadataValue.path(location.label(wheel.name)),
-                "bytes": wheel.stat().st_size,
-                "sha256": sha256_file(wheel),
-                "version": release_version,
-                "uploaded_to": package_index.shown_url or "(no package index configured)",
-                "upload": upload,
-            }
-        )
-        problems = wheel_problems(wheel, directory, release_version, PACKAGED_INDICES)
-    yield check_result(
-        WHEEL_ASSET, WHEEL_CHECK, problems, wheel=MetadataValue.path(location.label(wheel.name))
-    )
-
-
-# --- the release ----------------------------------------------------------------------------------
-
-
 class ReleaseTarget(ConfigurableResource):
     """Where releases are published: a GCS bucket (through dagster-gcp's GCSResource, which
     honours STORAGE_EMULATOR_HOST) or, by default, a local directory with the same layout."""
@@ -386,6 +332,82 @@ class ReleaseTarget(ConfigurableResource):
     @property
     def configures_bucket(self) -> bool:
         return settings.switched_on(self.configure_bucket)
+
+
+@asset(
+    name=WHEEL_ASSET,
+    partitions_def=IDC_VERSION_PARTITIONS,
+    deps=[AssetKey(spec.name) for spec in PACKAGED_INDICES],
+    group_name="publishing",
+    kinds={"python", "wheel"},
+    automation_condition=PUBLISH_WHEN_CHECKED,
+    retry_policy=RETRY_POLICY,
+    check_specs=[check_spec(WHEEL_ASSET, WHEEL_CHECK, IDC_VERSION_PARTITIONS)],
+    description=(
+        "The idc-index-data wheel of one IDC version: the bundled indices' Parquet files, the "
+        "schema and SQL of every index and INDEX_METADATA, a drop-in replacement for the package "
+        "on PyPI. Written with its .sha256 beside the indices."
+    ),
+)
+def idc_index_data_wheel(
+    context: AssetExecutionContext,
+    artifacts: ArtifactStore,
+    package_index: PackageIndex,
+    release_target: ReleaseTarget,
+    github_release: GitHubReleases,
+):
+    refuse_misconfigured_channels(context, release_target, github_release)
+    with only_transient_retried():
+        yield from _package(context, artifacts, package_index)
+
+
+def refuse_misconfigured_channels(
+    context: AssetExecutionContext, release_target: ReleaseTarget, github_release: GitHubReleases
+) -> None:
+    """In a run that publishes (its selection holds the release), every step that comes before
+    the release checks every channel's configuration first: a missing token or bucket fails the
+    run before the wheel or the notes are computed."""
+    selection = context.run.asset_selection
+    if selection:
+        publishes = AssetKey(RELEASE_ASSET) in selection
+    else:
+        publishes = context.job_def.name == PUBLISH_JOB
+    if publishes and (problems := channel_problems(release_target, github_release)):
+        raise _refusal(context, "not publishing: the release channels are misconfigured", problems)
+
+
+def _package(
+    context: AssetExecutionContext, artifacts: ArtifactStore, package_index: PackageIndex
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    idc_version = parse_idc_version(context.partition_key)
+    location = artifacts.location(idc_version)
+    with location.local_copy() as directory:
+        wheel = package_wheel(artifacts, idc_version, directory)
+        for built in (wheel, wheel.with_name(f"{wheel.name}.sha256")):
+            location.upload(built)  # the wheel first, then its checksum
+        context.log.info(f"built {location.label(wheel.name)}")
+        upload = "(no package index configured)"
+        if package_index.url:
+            upload = package_index.upload(wheel, log=context.log.warning)
+            context.log.info(upload)
+        release_version = artifacts.release_version_for(idc_version)
+        yield MaterializeResult(
+            metadata={
+                "path": MetadataValue.path(location.label(wheel.name)),
+                "bytes": wheel.stat().st_size,
+                "sha256": sha256_file(wheel),
+                "version": release_version,
+                "uploaded_to": package_index.shown_url or "(no package index configured)",
+                "upload": upload,
+            }
+        )
+        problems = wheel_problems(wheel, directory, release_version, PACKAGED_INDICES)
+    yield check_result(
+        WHEEL_ASSET, WHEEL_CHECK, problems, wheel=MetadataValue.path(location.label(wheel.name))
+    )
+
+
+# --- the release ----------------------------------------------------------------------------------
 
 
 class _Progress:
@@ -490,10 +512,8 @@ def _release(
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     idc_version = parse_idc_version(context.partition_key)
     workers = release_target.workers  # a bad setting fails here, before any work
-    if github_release.problems():
-        raise _refusal(
-            context, "the GitHub release channel is misconfigured", github_release.problems()
-        )
+    if problems := channel_problems(release_target, github_release):
+        raise _refusal(context, "not publishing: the release channels are misconfigured", problems)
     # The channels publish local files: on GCS, the version's artifacts are copied down for the
     # step (and verified against their checksums below); locally, the files themselves.
     with artifacts.location(idc_version).local_copy() as directory:

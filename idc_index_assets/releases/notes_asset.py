@@ -28,7 +28,12 @@ from idc_index_assets.indices.checks import Outcome
 from idc_index_assets.indices.queries import parse_idc_version
 from idc_index_assets.indices.registry import RELEASED_INDICES
 from idc_index_assets.indices.store import ArtifactDirectory, ArtifactStore, open_location
-from idc_index_assets.releases.assets import PUBLISH_WHEN_CHECKED, ReleaseTarget
+from idc_index_assets.releases.assets import (
+    PUBLISH_WHEN_CHECKED,
+    ReleaseTarget,
+    refuse_misconfigured_channels,
+)
+from idc_index_assets.releases.github import GitHubReleases
 from idc_index_assets.releases.notes import (
     NOTES_ASSET,
     NOTES_JSON,
@@ -90,7 +95,9 @@ def build_release_notes_asset(max_row_drop: float) -> AssetsDefinition:
         artifacts: ArtifactStore,
         index_engine: IndexEngine,
         release_target: ReleaseTarget,
+        github_release: GitHubReleases,
     ):
+        refuse_misconfigured_channels(context, release_target, github_release)
         idc_version = parse_idc_version(context.partition_key)
         location = artifacts.location(idc_version)
         with contextlib.ExitStack() as stack:

@@ -143,7 +143,7 @@ def test_a_release_refuses_notes_against_an_incomplete_previous_version(incomple
         flag = {"ops": {RELEASE_ASSET: {"config": {"allow_incomplete_previous": True}}}}
         assert run(instance, "publish_release", flag).success
         manifest = json.loads((bucket / CURRENT / "release_artifacts" / MANIFEST).read_text())
-        assert manifest["release_version"] == f"{N}.0.0"
+        assert manifest["version"] == f"{N}.0.0"
 
 
 def test_an_added_column_is_not_a_breaking_change(built_artifacts, tmp_path):
