@@ -89,6 +89,8 @@ def environment(root: Path, source: Path, artifacts: Path) -> dict:
         "IDC_SOURCE_DIR": str(source),
         "IDC_ARTIFACTS_DIR": str(artifacts),
         "IDC_AUTOMATION": "off",
+        # this checkout's code, also for the command line of another checkout's environment
+        "PYTHONPATH": str(REPO),
     }
 
 
