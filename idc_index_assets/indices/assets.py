@@ -12,6 +12,7 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     TableColumn,
+    TableColumnLineage,
     TableSchema,
     asset,
 )
@@ -20,7 +21,7 @@ from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.failures import RETRY_POLICY, only_transient_retried
 from idc_index_assets.indices.build import BuildResult, build_index
 from idc_index_assets.indices.checks import Outcome, blocking_check_specs, key_outcome
-from idc_index_assets.indices.lineage import column_lineage
+from idc_index_assets.indices.lineage import column_lineage, column_sources, lineage_markdown
 from idc_index_assets.indices.queries import (
     ColumnDoc,
     IndexQuery,
@@ -49,8 +50,18 @@ def source_assets(queries: list[IndexQuery]) -> AssetsDefinition:
     return build_source_assets(readers)
 
 
-def column_schema(spec: IndexSpec, docs: tuple[ColumnDoc, ...]) -> TableSchema:
+def column_schema(
+    spec: IndexSpec, docs: tuple[ColumnDoc, ...], lineage: TableColumnLineage | None = None
+) -> TableSchema:
+    """The contract's columns with the query's descriptions; with `lineage`, each description
+    ends with where the values come from (`From idc_vNN.dicom_all.SeriesInstanceUID.`)."""
     descriptions = {doc.name: doc.description for doc in docs}
+    if lineage is not None:
+        for name, deps in lineage.deps_by_column.items():
+            origin = f"From {column_sources(deps)}."
+            descriptions[name] = (
+                f"{descriptions[name]} {origin}" if descriptions.get(name) else origin
+            )
     return TableSchema(
         columns=[
             TableColumn(
@@ -115,6 +126,15 @@ def materialize(
             raise
     written = result.written
     context.log.info(f"{spec.name}: {written.rows} rows, {written.bytes} bytes → {written.parquet}")
+    lineage = {}
+    if query is not None:
+        traced = column_lineage(query, idc_version)
+        lineage = {
+            "dagster/column_lineage": traced,
+            "column_lineage": MetadataValue.md(lineage_markdown(traced)),
+            # the Columns table of the UI shows the latest materialization's schema: with sources
+            "dagster/column_schema": column_schema(spec, query.columns, traced),
+        }
     yield MaterializeResult(
         metadata={
             "dagster/row_count": written.rows,
@@ -124,7 +144,7 @@ def materialize(
             "idc_version": idc_version,
             "release_version": result.release_version,
             **result.engine_metadata,
-            **({"dagster/column_lineage": column_lineage(query, idc_version)} if query else {}),
+            **lineage,
         }
     )
     # The build validated contract and integrity on these very bytes before publishing them.

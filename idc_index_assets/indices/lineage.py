@@ -57,6 +57,27 @@ def column_lineage(query: IndexQuery, idc_version: int) -> TableColumnLineage:
     return TableColumnLineage(deps_by_column)
 
 
+def _table_label(key: AssetKey) -> str:
+    """`idc_vNN.dicom_all` for a source table, the index name for an upstream index."""
+    return ".".join(key.path[1:]) if len(key.path) > 1 else key.path[0]
+
+
+def column_sources(deps: list[TableColumnDep]) -> str:
+    """Where a column's values come from, e.g. `idc_vNN.dicom_all.SeriesInstanceUID`; `a constant`
+    without a dependency."""
+    return ", ".join(f"{_table_label(d.asset_key)}.{d.column_name}" for d in deps) or "a constant"
+
+
+def lineage_markdown(column_lineage: TableColumnLineage) -> str:
+    """The lineage as a Markdown table, one row per output column: `column ← table.column, ...`.
+    Open-source Dagster does not draw `dagster/column_lineage`; this it shows as text."""
+    lines = ["| column | ← source table.column |", "|---|---|"]
+    for column, deps in column_lineage.deps_by_column.items():
+        sources = ", ".join(f"`{source}`" for source in column_sources(deps).split(", "))
+        lines.append(f"| `{column}` | {sources if deps else '(a constant)'} |")
+    return "\n".join(lines) + "\n"
+
+
 def _asset_key(table: exp.Table) -> AssetKey:
     if table.catalog == SOURCE_PROJECT:
         return source_asset_key(SourceTable(re.sub(r"^idc_v\d+", "idc_vNN", table.db), table.name))

@@ -105,6 +105,21 @@ def test_a_run_materializes_every_index_with_metadata(sample_source, environment
             assert event.asset_materialization.partition == N
             lineage = metadata["dagster/column_lineage"].value
             assert set(lineage.deps_by_column) == {c.name for c in load_query(spec.name).columns}
+            # readable in open-source Dagster: a Markdown table, and the columns' descriptions
+            table = metadata["column_lineage"].value
+            schema = {
+                c.name: c.description for c in metadata["dagster/column_schema"].schema.columns
+            }
+            for column, deps in lineage.deps_by_column.items():
+                sources = [
+                    f"{'.'.join(d.asset_key.path[1:]) or d.asset_key.path[0]}.{d.column_name}"
+                    for d in deps
+                ]
+                row = next(
+                    line for line in table.splitlines() if line.startswith(f"| `{column}` |")
+                )
+                assert all(f"`{source}`" in row for source in sources), row
+                assert schema[column].endswith(f"From {', '.join(sources) or 'a constant'}.")
         checks = _checks(result)
         assert checks and all(checks.values()), checks
         assert {name for _, name in checks} >= {

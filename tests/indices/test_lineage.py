@@ -2,7 +2,7 @@
 
 from dagster import AssetKey
 
-from idc_index_assets.indices.lineage import column_lineage
+from idc_index_assets.indices.lineage import column_lineage, lineage_markdown
 from idc_index_assets.indices.queries import load_query
 from idc_index_assets.indices.registry import INDICES
 from idc_index_assets.sources.contract import contract_columns
@@ -84,3 +84,15 @@ def test_the_source_contract_names_every_index_that_reads_a_column():
         if spec.name not in used_by[(key.path[1], key.path[2], dep.column_name)]
     )
     assert not missing
+
+
+def test_the_lineage_reads_as_a_markdown_table():
+    table = lineage_markdown(column_lineage(load_query("version_metadata_index"), 3))
+    assert table.splitlines() == [
+        "| column | ← source table.column |",
+        "|---|---|",
+        "| `idc_version` | `idc_vNN.version_metadata.idc_version` |",
+        "| `version_timestamp` | `idc_vNN.version_metadata.version_timestamp` |",
+    ]
+    subset = lineage_markdown(column_lineage(load_query("tcia_idc_subset"), 3))
+    assert "| `SeriesInstanceUID` | `idc_index.SeriesInstanceUID` |" in subset.splitlines()
