@@ -199,6 +199,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, help="a sample source (default: <root>/source)")
     parser.add_argument("--idc-version", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--no-warm-up", action="store_true", help="skip the untimed first UI run")
     args = parser.parse_args()
     root = args.root.resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -218,7 +219,8 @@ def main() -> None:
     port = free_port()
     ui = start_ui(root, env, port)
     try:
-        run_ui(port, "launch", args.idc_version)  # warm-up: the first run imports cold
+        if not args.no_warm_up:
+            run_ui(port, "launch", args.idc_version)  # the first run imports cold
         for _ in range(args.repeat):
             times["cli"].append((run_cli(env, args.idc_version), None))
             times["ui backfill"].append(run_ui(port, "backfill", args.idc_version))
