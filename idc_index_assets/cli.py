@@ -29,7 +29,8 @@ UI_URL = "http://127.0.0.1:3000"
 
 
 def _fail(message: str) -> int:
-    print(f"idc-index-assets: error: {message}", file=sys.stderr)
+    for line in message.splitlines():
+        print(f"idc-index-assets: error: {line}", file=sys.stderr)
     return 2
 
 
@@ -94,30 +95,41 @@ def _build(args: argparse.Namespace) -> int:
 
     selection = args.select or [spec.name for spec in RELEASED_INDICES]
     if args.dry_run:
+        checked = _check_before_loading(args.idc_version, None, args.source_given)
+        if isinstance(checked, str):
+            return _fail(checked)
+        if settings.parse_engine(os.environ["IDC_ENGINE"]) != "bigquery":
+            return _fail(
+                "--dry-run reports BigQuery bytes and needs the bigquery engine "
+                f"(IDC_ENGINE=bigquery); IDC_ENGINE is {os.environ['IDC_ENGINE']!r}"
+            )
         return _dry_run(selection, args.idc_version)
     release = _Release(args.release_version, "--release-version", args.force_release_version)
-    if problem := release.problem(args.idc_version):
-        return _fail(problem)
-    return _run_job("build_indices", selection, args, release)
+    available = _check_before_loading(args.idc_version, release, args.source_given)
+    if isinstance(available, str):
+        return _fail(available)
+    return _run_job("build_indices", selection, args, release, available)
 
 
 def _package(args: argparse.Namespace) -> int:
     release = _Release(args.version)
-    if problem := release.problem(args.idc_version):
-        return _fail(problem)
+    available = _check_before_loading(args.idc_version, release, args.source_given)
+    if isinstance(available, str):
+        return _fail(available)
     from idc_index_assets.releases.assets import WHEEL_ASSET
 
-    return _run_job("package_wheel", [WHEEL_ASSET], args, release)
+    return _run_job("package_wheel", [WHEEL_ASSET], args, release, available)
 
 
 def _release(args: argparse.Namespace) -> int:
     release = _Release(args.version)
-    if problem := release.problem(args.idc_version):
-        return _fail(problem)
     if args.bucket:
         os.environ["IDC_RELEASE_BUCKET"] = args.bucket
     if args.concurrency is not None:
         os.environ["IDC_RELEASE_CONCURRENCY"] = str(args.concurrency)
+    available = _check_before_loading(args.idc_version, release, args.source_given)
+    if isinstance(available, str):
+        return _fail(available)
     from idc_index_assets.releases.assets import RELEASE_ASSET, WHEEL_ASSET
     from idc_index_assets.releases.notes import NOTES_ASSET
 
@@ -127,7 +139,7 @@ def _release(args: argparse.Namespace) -> int:
         "allow_breaking_change": args.allow_breaking_change,
     }
     run_config = {"ops": {RELEASE_ASSET: {"config": flags}}}
-    code = _run_job("publish_release", selection, args, release, run_config)
+    code = _run_job("publish_release", selection, args, release, available, run_config)
     if code == 0:
         print(f"published to {os.environ['IDC_RELEASE_BUCKET']}")
         if os.environ.get("IDC_GITHUB_REPOSITORY"):
@@ -142,20 +154,21 @@ def _notes(args: argparse.Namespace) -> int:
         if not Path(against).is_dir() or not any(Path(against).glob("*.parquet")):
             return _fail(f"--against {against}: not a directory of index parquet files")
         against = str(Path(against).resolve())
+    available = _check_before_loading(args.idc_version, _Release(None), args.source_given)
+    if isinstance(available, str):
+        return _fail(available)
     from idc_index_assets.releases.notes import NOTES_ASSET, NOTES_MARKDOWN
 
     if against:
         run_config = {"ops": {NOTES_ASSET: {"config": {"against": against}}}}
-    with _resources("artifacts", "index_engine") as (store, engine):
-        available = _source_versions(engine, args.idc_version)
-    if isinstance(available, str):
-        return _fail(available)
-    args.idc_version = args.idc_version or available[-1]
     # stdout gets the Markdown alone (e.g. for `gh release create --notes-file -`)
     with contextlib.redirect_stdout(sys.stderr):
-        code = _run_job("publish_release", [NOTES_ASSET], args, _Release(None), run_config)
+        code = _run_job(
+            "publish_release", [NOTES_ASSET], args, _Release(None), available, run_config
+        )
     if code == 0:
-        print(store.location(args.idc_version).read_text(NOTES_MARKDOWN), end="")
+        with _resources("artifacts") as (store,):
+            print(store.location(args.idc_version).read_text(NOTES_MARKDOWN), end="")
     return code
 
 
@@ -196,7 +209,7 @@ def _dry_run_with(engine, selection: list[str], idc_version: int | None) -> int:
     from idc_index_assets.indices.queries import load_query
     from idc_index_assets.indices.registry import GDC_MAPPING
 
-    if engine.engine != "bigquery":
+    if engine.kind != "bigquery":
         return _fail(
             "--dry-run reports BigQuery bytes and needs the bigquery engine "
             f"(IDC_ENGINE=bigquery); IDC_ENGINE is {engine.engine!r}"
@@ -228,6 +241,9 @@ def _dry_run_with(engine, selection: list[str], idc_version: int | None) -> int:
 def _check_source(args: argparse.Namespace) -> int:
     """Compare every source table the queries read for one IDC version with the source contract;
     one line per table; exit status 1 when any differs."""
+    checked = _check_before_loading(args.idc_version, None, args.source_given)
+    if isinstance(checked, str):
+        return _fail(checked)
     from idc_index_assets.definitions import defs
     from idc_index_assets.engines.base import EngineError
     from idc_index_assets.gdc.cases import STUDIES_QUERY
@@ -256,6 +272,83 @@ def _check_source(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _check_before_loading(
+    idc_version: int | None, release: _Release | None, source_given: bool
+) -> list[int] | str | None:
+    """What can be checked before Dagster and the definitions load (a fraction of a second):
+    every setting's syntax (`settings.setting_problems`), and with the duckdb engine the IDC
+    version against the snapshot's directory listing and the release version against it (its
+    newest version by default). Returns the snapshot's IDC versions, None with the bigquery engine
+    (its versions are asked of BigQuery once the engine starts), or why the command is refused."""
+    if problems := settings.setting_problems():
+        return "\n".join(problems)
+    home = Path(os.environ["DAGSTER_HOME"])
+    if home.exists() and not home.is_dir():
+        return f"DAGSTER_HOME: {home} is not a directory"
+    if release and idc_version is not None and (problem := release.problem(idc_version)):
+        return problem
+    if settings.parse_engine(os.environ["IDC_ENGINE"]) != "duckdb":
+        return None
+    from idc_index_assets.sources.tables import snapshot_versions
+
+    source = os.environ["IDC_SOURCE_DIR"]
+    try:
+        available = snapshot_versions(source)
+    except NotADirectoryError as error:
+        return f"IDC_SOURCE_DIR: {error}"
+    if not available:
+        return _no_source(Path(source), source_given)
+    if idc_version is not None and idc_version not in available:
+        return (
+            f"--idc-version {idc_version}: IDC version {idc_version} is not in the source "
+            f"{source} (it has {_versions(available)})"
+        )
+    if release and idc_version is None and (problem := release.problem(available[-1])):
+        return problem
+    return available
+
+
+def _versions(versions: list[int]) -> str:
+    if len(versions) > 2 and versions == list(range(versions[0], versions[-1] + 1)):
+        return f"IDC versions {versions[0]} to {versions[-1]}"
+    return "IDC version" + ("s " if len(versions) > 1 else " ") + ", ".join(map(str, versions))
+
+
+def _no_source(source: Path, given: bool) -> str:
+    """Why there is no source, and what would give one: the right directory, a setting, or a
+    sample snapshot."""
+    from idc_index_assets.sources.tables import snapshot_versions
+
+    if given:
+        return (
+            f"IDC_SOURCE_DIR={source} holds no IDC release (no bigquery-public-data/idc_vN "
+            "directory): set it to a source snapshot, or write a sample one there with "
+            f"`idc-index-assets sample --out {source}`"
+        )
+    cwd = Path.cwd()
+    unset = (
+        f"no IDC source snapshot in {cwd}: IDC_SOURCE_DIR is not set and its default, "
+        "data/source, is relative to the working directory"
+    )
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "workspace.yaml").is_file() and checkout != cwd.resolve():
+        found = snapshot_versions(checkout / "data" / "source")
+        holds = f" (its data/source has {_versions(found)})" if found else ""
+        return (
+            f"{unset}; run the command in the repository root {checkout}{holds}, or set "
+            "IDC_SOURCE_DIR to a source snapshot"
+        )
+    if (cwd / "workspace.yaml").is_file():
+        return (
+            f"{unset}; `make run` writes the sample snapshot to data/source (or "
+            "`idc-index-assets sample`), or set IDC_SOURCE_DIR to a source snapshot"
+        )
+    return (
+        f"{unset}; run the command where data/source is (the repository root), or set "
+        "IDC_SOURCE_DIR to a source snapshot (`idc-index-assets sample --out DIR` writes one)"
+    )
+
+
 def _source_versions(engine, idc_version: int | None) -> list[int] | str:
     """The IDC versions the source offers (the requested one among them), or why not."""
     try:
@@ -277,25 +370,24 @@ def _run_job(
     selection: list[str],
     args: argparse.Namespace,
     release: _Release,
+    available: list[int] | None,
     run_config: dict | None = None,
 ) -> int:
     """Run the selected assets of a job for one IDC version (the requested one, else the
-    source's newest) as a run of the code location; prints progress, then the outcome."""
-    artifacts = os.environ["IDC_ARTIFACTS_DIR"]
-    if artifacts.startswith(settings.GCS_SCHEME):
-        try:
-            settings.split_gcs_url(artifacts)
-        except ValueError as error:
-            return _fail(f"IDC_ARTIFACTS_DIR: {error}")
+    source's newest) as a run of the code location; prints progress, then the outcome.
+    `available`: the source's IDC versions as `_check_before_loading` found them (None: ask
+    the engine)."""
     from dagster import DagsterInstance
 
     with _resources("artifacts", "index_engine") as (store, engine):
-        available = _source_versions(engine, args.idc_version)
+        if available is None:  # the bigquery engine: its versions, from BigQuery
+            available = _source_versions(engine, args.idc_version)
     if isinstance(available, str):
         return _fail(available)
     version = args.idc_version or available[-1]
     if args.idc_version is None and (problem := release.problem(version)):
         return _fail(problem)
+    args.idc_version = version
     release_version = store.release_version_for(version)
 
     settings.prepare_dagster_home()
@@ -798,6 +890,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # Said apart from a default: a wrong directory gets other advice than a wrong setting.
+    args.source_given = "IDC_SOURCE_DIR" in os.environ
     settings.set_defaults()
     return args.handler(args)
 

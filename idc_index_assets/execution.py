@@ -69,9 +69,8 @@ def k8s_executor() -> ExecutorDefinition:
 
 def executor() -> ExecutorDefinition:
     """The executor IDC_EXECUTOR names: empty for the local one, `k8s` for a pod per step."""
-    name = os.environ.get("IDC_EXECUTOR", "")
-    if not name:
-        return local_executor()
-    if name != "k8s":
-        raise ValueError(f"IDC_EXECUTOR must be empty or k8s, got {name!r}")
-    return k8s_executor()
+    try:
+        name = settings.parse_executor(os.environ.get("IDC_EXECUTOR", ""))
+    except ValueError as error:
+        raise ValueError(f"IDC_EXECUTOR {error}") from None
+    return k8s_executor() if name else local_executor()

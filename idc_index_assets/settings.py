@@ -163,7 +163,7 @@ def duckdb_memory_limit(value: str = "") -> str:
                 f"or 512MiB): {reason}"
             ) from None
         return value.strip()
-    steps = 1 if os.environ.get("IDC_EXECUTOR") == "k8s" else machine_cores()
+    steps = 1 if os.environ.get("IDC_EXECUTOR", "").strip().lower() == "k8s" else machine_cores()
     return f"{int(machine_memory() * DUCKDB_MEMORY_SHARE / steps) >> 20}MiB"
 
 
@@ -251,3 +251,135 @@ def parse_release_bucket(value: str) -> str:
     elif "://" in value or not value.strip():
         raise ValueError(f"{value!r} is neither gs://bucket[/prefix] nor a local directory")
     return value
+
+
+# --- every setting's syntax, checked by the command line before Dagster loads -------------------
+
+ENGINES = ("duckdb", "bigquery")
+_ON_OFF = ("on", "off", "1", "0", "true", "false", "yes", "no", "")
+_MEMORY = re.compile(r"[0-9]+(\.[0-9]+)?\s*(%|b|bytes|[kmgtp]i?b?)?", re.IGNORECASE)
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+
+
+def _closest(value: str, choices) -> str:
+    """`; did you mean X?` for the choice nearest to a misspelt value, else nothing."""
+    import difflib
+
+    match = difflib.get_close_matches(value.strip().lower(), list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]}?" if match else ""
+
+
+def parse_engine(value: str) -> str:
+    """IDC_ENGINE in any case and spacing (`DuckDB`, ` bigquery`) → `duckdb` or `bigquery`.
+    Raises ValueError naming the valid values (and the nearest one to a misspelling)."""
+    name = (value or "").strip().lower()
+    if name not in ENGINES:
+        raise ValueError(
+            f"must be duckdb or bigquery (any case), got {value!r}" + _closest(value, ENGINES)
+        )
+    return name
+
+
+def parse_executor(value: str) -> str:
+    """IDC_EXECUTOR: empty (Dagster's default) or k8s, in any case."""
+    name = (value or "").strip().lower()
+    if name not in ("", "k8s"):
+        raise ValueError(f"must be empty or k8s, got {value!r}")
+    return name
+
+
+def _on_off(value: str) -> str:
+    if (value or "").strip().lower() not in _ON_OFF:
+        raise ValueError(f"must be on or off (also 1/0, true/false, yes/no), got {value!r}")
+    return value
+
+
+def _optional(parse):
+    return lambda value: parse(value) if value.strip() else value
+
+
+def _memory(value: str) -> str:
+    if not _MEMORY.fullmatch(value.strip()):
+        raise ValueError(f"must be a size such as 8GB, 8GiB or 75%, got {value!r}")
+    return value
+
+
+def _bytes(value: str) -> str:
+    if not value.strip().isdigit():
+        raise ValueError(f"must be a whole number of bytes (0: no limit), got {value!r}")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not value.strip().startswith(("http://", "https://")):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _repository(value: str) -> str:
+    if not _REPOSITORY.fullmatch(value.strip()):
+        raise ValueError(f"must be owner/repo, got {value!r}")
+    return value
+
+
+def _artifacts_dir(value: str) -> str:
+    if value.startswith(GCS_SCHEME):
+        split_gcs_url(value)
+    return value
+
+
+def _threads(value: str) -> str:
+    try:
+        duckdb_threads(value)
+    except ValueError:
+        raise ValueError(
+            f"must be a positive integer (empty: the machine's cores), got {value!r}"
+        ) from None
+    return value
+
+
+def _row_drop(value: str) -> str:
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"must be a fraction between 0 and 1, got {value!r}")
+    return value
+
+
+# How each setting that the code location reads must look (empty is each one's default).
+SETTING_SYNTAX = {
+    "IDC_ENGINE": parse_engine,
+    "IDC_EXECUTOR": parse_executor,
+    "IDC_ARTIFACTS_DIR": _artifacts_dir,
+    "IDC_RELEASE_VERSION": _optional(parse_release_version),
+    "IDC_DUCKDB_MEMORY_LIMIT": _optional(_memory),
+    "IDC_DUCKDB_THREADS": _threads,
+    "IDC_MAX_BYTES_BILLED": _optional(_bytes),
+    "IDC_BIGQUERY_API_ENDPOINT": _optional(_http_url),
+    "IDC_GDC_API_URL": _optional(_http_url),
+    "IDC_PACKAGE_INDEX_URL": _optional(_http_url),
+    "IDC_RELEASE_BUCKET": parse_release_bucket,
+    "IDC_RELEASE_CONCURRENCY": parse_concurrency,
+    "IDC_CONFIGURE_BUCKET": _on_off,
+    "IDC_AUTOMATION": _on_off,
+    "IDC_GITHUB_REPOSITORY": _optional(_repository),
+    "IDC_GITHUB_API_URL": _http_url,
+    "IDC_MAX_ROW_DROP": _row_drop,
+}
+
+
+def setting_problems() -> list[str]:
+    """One line per setting in the environment whose value is malformed, naming the setting
+    and what would work (`SETTING_SYNTAX`). Reads the environment only: nothing is started."""
+    problems = []
+    for name, parse in SETTING_SYNTAX.items():
+        value = os.environ.get(name)
+        if value is None:
+            continue
+        try:
+            parse(value)
+        except ValueError as error:
+            problems.append(f"{name}: {error}")
+    return problems

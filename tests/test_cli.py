@@ -182,6 +182,104 @@ def test_bad_syntax_is_refused_at_once_naming_the_flag(arguments, message, tmp_p
     assert not (tmp_path / "home").exists()
 
 
+def _refused_in_a_fresh_process(arguments, cwd: Path, env: dict) -> tuple[str, bool]:
+    """Run `main(arguments)` in a child with only `env`; its exit status must be 2. Returns its
+    stderr and whether Dagster had been imported by then."""
+    script = (
+        "import sys\n"
+        "from idc_index_assets.cli import main\n"
+        "try:\n"
+        f"    code = main({arguments!r})\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "print(code, 'dagster' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
+    code, dagster_loaded = done.stdout.split()
+    assert code == "2", done.stderr
+    return done.stderr, dagster_loaded == "True"
+
+
+# Checked against the source snapshot's directory listing and the settings, before Dagster loads.
+REFUSED_BEFORE_LOADING = [
+    (["build", "--idc-version", "7"], {}, "--idc-version 7: IDC version 7 is not in the source"),
+    (["notes", "--idc-version", "9"], {}, "--idc-version 9: IDC version 9 is not in the source"),
+    (["check-source", "--idc-version", "8"], {}, "IDC version 8 is not in the source"),
+    (["release", "--version", "4.0.0"], {}, "--version: release version 4.0.0 is not for IDC "),
+    (["package"], {"IDC_RELEASE_VERSION": "2.0.0"}, "IDC_RELEASE_VERSION: release version 2.0.0"),
+    (
+        ["build"],
+        {"IDC_ENGINE": "bigqurey"},
+        "IDC_ENGINE: must be duckdb or bigquery (any case), got 'bigqurey'; did you mean bigquery?",
+    ),
+    (["build", "--dry-run"], {"IDC_ENGINE": "duckdb"}, "--dry-run reports BigQuery bytes"),
+    (["release"], {"IDC_RELEASE_CONCURRENCY": "0"}, "IDC_RELEASE_CONCURRENCY: must be a whole"),
+    (["build"], {"IDC_EXECUTOR": "k9s"}, "IDC_EXECUTOR: must be empty or k8s, got 'k9s'"),
+    (["build"], {"IDC_DUCKDB_THREADS": "many"}, "IDC_DUCKDB_THREADS: must be a positive integer"),
+    (["build"], {"IDC_DUCKDB_MEMORY_LIMIT": "lots"}, "IDC_DUCKDB_MEMORY_LIMIT: must be a size"),
+    (["build"], {"IDC_MAX_ROW_DROP": "2"}, "IDC_MAX_ROW_DROP: must be a fraction between 0 and 1"),
+    (["notes"], {"IDC_ARTIFACTS_DIR": "gs://"}, "IDC_ARTIFACTS_DIR: no bucket name in 'gs://'"),
+    (["release"], {"IDC_GITHUB_REPOSITORY": "just-a-name"}, "IDC_GITHUB_REPOSITORY: must be owner"),
+    (["release"], {"IDC_CONFIGURE_BUCKET": "maybe"}, "IDC_CONFIGURE_BUCKET: must be on or off"),
+]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "settings", "message"),
+    REFUSED_BEFORE_LOADING,
+    ids=[" ".join([*(f"{k}={v}" for k, v in e.items()), *a]) for a, e, _ in REFUSED_BEFORE_LOADING],
+)
+def test_versions_and_settings_are_refused_before_dagster_loads(
+    arguments, settings, message, tmp_path, sample_source
+):
+    environment = {
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "IDC_SOURCE_DIR": str(sample_source),
+        "IDC_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        "IDC_RELEASE_BUCKET": str(tmp_path / "release"),
+        **settings,
+    }
+    err, dagster_loaded = _refused_in_a_fresh_process(arguments, tmp_path, environment)
+    assert message in err
+    assert not dagster_loaded
+    # Nothing was written: no instance, no artifacts, no release.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_from_the_wrong_directory_the_advice_is_the_repository_root(tmp_path):
+    """Without IDC_SOURCE_DIR or DAGSTER_HOME, in a directory that is not the checkout: the
+    message says where the snapshot is, and no .dagster_home is left behind."""
+    err, dagster_loaded = _refused_in_a_fresh_process(["build"], tmp_path, {})
+    assert f"no IDC source snapshot in {tmp_path}: IDC_SOURCE_DIR is not set" in err
+    assert f"run the command in the repository root {ROOT}" in err
+    assert "idc-index-assets sample" not in err
+    assert not dagster_loaded
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_source_setting_says_how_to_fill_it(tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    env = {"IDC_SOURCE_DIR": str(source), "DAGSTER_HOME": str(tmp_path / "home")}
+    err, _ = _refused_in_a_fresh_process(["release"], tmp_path, env)
+    assert f"IDC_SOURCE_DIR={source} holds no IDC release" in err
+    assert f"`idc-index-assets sample --out {source}`" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["source"]
+
+
+def test_settings_are_read_in_any_case(environment, monkeypatch):
+    monkeypatch.setenv("IDC_ENGINE", "DuckDB")
+    monkeypatch.setenv("IDC_CONFIGURE_BUCKET", "OFF")
+    assert main(["build", "--idc-version", "1", "--select", "version_metadata_index"]) == 0
+    assert (environment / "artifacts" / "1" / "version_metadata_index.parquet").exists()
+
+
 def test_force_release_version_writes_another_major_on_purpose(environment):
     arguments = ["build", "--idc-version", "2", "--select", "version_metadata_index"]
     assert main([*arguments, "--release-version", "7.0.0", "--force-release-version"]) == 0

@@ -4,7 +4,6 @@ on the engine behind it (BigQuery, or DuckDB over a local snapshot)."""
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,14 +14,14 @@ from pydantic import Field
 from idc_index_assets.engines.base import QueryRun
 from idc_index_assets.engines.bigquery import BigQueryEngine, IDCBigQueryResource
 from idc_index_assets.engines.duckdb import DuckDBEngine
-from idc_index_assets.settings import duckdb_memory_limit, duckdb_threads
-from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTableState
+from idc_index_assets.settings import duckdb_memory_limit, duckdb_threads, parse_engine
+from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTableState, snapshot_versions
 
 
 class IndexEngine(ConfigurableResource):
     """Runs index queries: on BigQuery, or embedded in DuckDB over a local source snapshot."""
 
-    engine: str = Field(default="duckdb", description="duckdb (default) or bigquery")
+    engine: str = Field(default="duckdb", description="duckdb (default) or bigquery, any case")
     source_dir: str = Field(
         default="data/source", description="Root of the local source snapshot (duckdb engine)"
     )
@@ -55,12 +54,16 @@ class IndexEngine(ConfigurableResource):
         )
         return BigQueryEngine(resource, maximum_bytes_billed=int(self.maximum_bytes_billed or 0))
 
+    @property
+    def kind(self) -> str:
+        """`duckdb` or `bigquery` (IDC_ENGINE in any case); ValueError naming IDC_ENGINE."""
+        try:
+            return parse_engine(self.engine)
+        except ValueError as error:
+            raise ValueError(f"IDC_ENGINE {error}") from None
+
     def _primary(self) -> DuckDBEngine | BigQueryEngine:
-        if self.engine == "duckdb":
-            return self._duckdb()
-        if self.engine == "bigquery":
-            return self._bigquery()
-        raise ValueError(f"IDC_ENGINE must be 'duckdb' or 'bigquery', got {self.engine!r}")
+        return self._duckdb() if self.kind == "duckdb" else self._bigquery()
 
     @contextlib.contextmanager
     def run(
@@ -83,7 +86,7 @@ class IndexEngine(ConfigurableResource):
     def dry_run(self, sql: str, *, query_file: str, reads_local_tables: bool = False) -> int:
         """The bytes BigQuery would scan for the query, without running it. A query over other
         indices runs in DuckDB over their local files and scans nothing in BigQuery: 0."""
-        if self.engine != "bigquery":
+        if self.kind != "bigquery":
             raise ValueError(
                 f"a dry run needs the bigquery engine (IDC_ENGINE=bigquery); it is {self.engine!r}"
             )
@@ -93,14 +96,8 @@ class IndexEngine(ConfigurableResource):
 
     def available_versions(self) -> list[int]:
         """The IDC versions the source offers, oldest first."""
-        if self.engine == "duckdb":
-            if Path(self.source_dir).exists() and not Path(self.source_dir).is_dir():
-                raise NotADirectoryError(
-                    f"the source snapshot {self.source_dir} is not a directory"
-                )
-            root = Path(self.source_dir) / SOURCE_PROJECT
-            found = [re.fullmatch(r"idc_v(\d+)", p.name) for p in root.glob("idc_v*")]
-            return sorted(int(m[1]) for m in found if m)
+        if self.kind == "duckdb":
+            return snapshot_versions(self.source_dir)
         with self._bigquery().resource.get_client() as client:
             rows = client.query(
                 f"SELECT MAX(idc_version) AS v FROM `{SOURCE_PROJECT}.idc_current.version_metadata`"

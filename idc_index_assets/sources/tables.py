@@ -7,13 +7,29 @@ IDC publishes each release N as the BigQuery datasets `bigquery-public-data.idc_
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:  # the command line lists versions from here before anything heavy loads
+    import pyarrow as pa
 
 SOURCE_PROJECT = "bigquery-public-data"
+
+
+def snapshot_versions(source_dir: Path | str) -> list[int]:
+    """The IDC versions a snapshot holds, oldest first: its `bigquery-public-data/idc_vN`
+    directories (a directory listing, nothing read). Raises NotADirectoryError when `source_dir`
+    is a file."""
+    source_dir = Path(source_dir)
+    if source_dir.exists() and not source_dir.is_dir():
+        raise NotADirectoryError(f"the source snapshot {source_dir} is not a directory")
+    found = [
+        re.fullmatch(r"idc_v([1-9][0-9]*)", p.name)
+        for p in (source_dir / SOURCE_PROJECT).glob("idc_v*")
+    ]
+    return sorted(int(m[1]) for m in found if m)
 
 
 def snapshot_table_path(source_dir: Path, dataset: str, table: str) -> Path:
