@@ -58,13 +58,6 @@ publishing_automation = AutomationConditionSensorDefinition(
 )
 
 
-def run_tags(idc_version: int, artifacts: ArtifactStore) -> dict[str, str]:
-    return {
-        "idc_version": str(idc_version),
-        "release_version": artifacts.release_version_for(idc_version),
-    }
-
-
 def _available_versions(index_engine: IndexEngine) -> list[int] | SkipReason:
     """The source's IDC versions, or why a tick has nothing to do."""
     try:
@@ -98,7 +91,7 @@ def new_idc_version_sensor(
             RunRequest(
                 run_key=f"idc_version_{version}",
                 partition_key=str(version),
-                tags=run_tags(version, artifacts),
+                tags=artifacts.version_tags(version),
             )
             for version in new
         ],
@@ -122,7 +115,7 @@ def weekly_rebuild(
     newest = _newest_partition(context, index_engine)
     if isinstance(newest, SkipReason):
         return newest
-    return RunRequest(partition_key=str(newest), tags=run_tags(newest, artifacts))
+    return RunRequest(partition_key=str(newest), tags=artifacts.version_tags(newest))
 
 
 @schedule(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import os
 import socket
 import sys
@@ -108,7 +109,27 @@ def _build(args: argparse.Namespace) -> int:
     available = _check_before_loading(args.idc_version, release, args.source_given)
     if isinstance(available, str):
         return _fail(available)
-    return _run_job("build_indices", selection, args, release, available)
+    return _run_job(
+        "build_indices", selection, args, release, available, observed=_sources_of(selection)
+    )
+
+
+def _sources_of(indices: list[str]) -> list[str]:
+    """The source tables (asset keys) the indices read: a build observes them first."""
+    from dagster import AssetKey
+
+    from idc_index_assets.definitions import defs
+    from idc_index_assets.sources.assets import SOURCE_GROUP
+
+    graph = defs.resolve_asset_graph()
+    return sorted(
+        {
+            parent.to_user_string()
+            for name in indices
+            for parent in graph.get(AssetKey(name)).parent_keys
+            if parent.path[0] == SOURCE_GROUP
+        }
+    )
 
 
 def _package(args: argparse.Namespace) -> int:
@@ -139,12 +160,33 @@ def _release(args: argparse.Namespace) -> int:
         "allow_breaking_change": args.allow_breaking_change,
     }
     run_config = {"ops": {RELEASE_ASSET: {"config": flags}}}
-    code = _run_job("publish_release", selection, args, release, available, run_config)
-    if code == 0:
-        print(f"published to {os.environ['IDC_RELEASE_BUCKET']}")
-        if os.environ.get("IDC_GITHUB_REPOSITORY"):
-            print(f"published to the GitHub releases of {os.environ['IDC_GITHUB_REPOSITORY']}")
-    return code
+    return _run_job(
+        "publish_release",
+        selection,
+        args,
+        release,
+        available,
+        run_config,
+        report=lambda metadata: _channel_lines(metadata.get(RELEASE_ASSET, {})),
+    )
+
+
+def _channel_lines(release: dict) -> list[str]:
+    """One line per release channel: what the release did there (from its materialization)."""
+    if not release:
+        return []
+    lines = [
+        f"bucket {release['target']}: {release['bucket_uploaded']} uploaded, "
+        f"{release['bucket_unchanged']} unchanged ({release['bytes_uploaded']:,} bytes uploaded); "
+        f"{release['url']}"
+    ]
+    if "github_uploaded" in release:
+        lines.append(
+            f"GitHub release of {os.environ.get('IDC_GITHUB_REPOSITORY', '')}: "
+            f"{release['github_uploaded']} uploaded, {release['github_unchanged']} unchanged "
+            f"({release['github_bytes_uploaded']:,} bytes uploaded); {release['github_release_url']}"
+        )
+    return lines
 
 
 def _notes(args: argparse.Namespace) -> int:
@@ -372,11 +414,14 @@ def _run_job(
     release: _Release,
     available: list[int] | None,
     run_config: dict | None = None,
+    report=None,
+    observed: list[str] = (),
 ) -> int:
     """Run the selected assets of a job for one IDC version (the requested one, else the
     source's newest) as a run of the code location; prints progress, then the outcome.
     `available`: the source's IDC versions as `_check_before_loading` found them (None: ask
-    the engine)."""
+    the engine); `report`: lines to print after a success, from the materializations' metadata
+    (asset name → metadata values); `observed`: source assets the run observes first."""
     from dagster import DagsterInstance
 
     with _resources("artifacts", "index_engine") as (store, engine):
@@ -400,9 +445,9 @@ def _run_job(
             run_id, outcome = _execute(
                 instance,
                 job_name,
-                selection,
+                [*observed, *selection],
                 partition=str(version),
-                tags={"idc_version": str(version), "release_version": release_version},
+                tags=store.version_tags(version),
                 verbose=args.verbose,
                 run_config=run_config or {},
             )
@@ -416,6 +461,8 @@ def _run_job(
         f"materialized {', '.join(selection)} for IDC version {version} (release {release_version})"
     )
     print(f"artifacts: {store.location(version).url}")
+    for line in report(outcome.metadata) if report else []:
+        print(line)
     return 0
 
 
@@ -556,8 +603,12 @@ def _execute(
         **run_config,
         "loggers": {"console": {"config": {"log_level": "INFO" if verbose else "CRITICAL"}}},
     }
-    if defs.resolve_job_def(job_name).executor_def.name == "multi_or_in_process_executor":
+    job_def = defs.resolve_job_def(job_name)
+    if job_def.executor_def.name == "multi_or_in_process_executor":
         run_config["execution"] = {"config": {"in_process": {}}}
+    keys = {AssetKey.from_user_string(name) for name in selection}
+    # the job's checks of the selected assets (it leaves some out: the build's source checks)
+    checks = {k for k in job_def.asset_layer.asset_graph.asset_check_keys if k.asset_key in keys}
     with origin.create_location(instance) as location:
         repository = next(iter(location.get_repositories().values()))
         job = location.get_job(
@@ -566,7 +617,8 @@ def _execute(
                 repository_name=repository.name,
                 job_name=job_name,
                 op_selection=None,
-                asset_selection=[AssetKey(name) for name in selection],
+                asset_selection=sorted(keys),
+                asset_check_selection=checks,
             )
         )
         plan = location.get_execution_plan(
@@ -609,7 +661,11 @@ def _execute(
         finally:
             outcome.close()
     finished = instance.get_run_by_id(run.run_id)
-    outcome.success = finished is not None and finished.status == DagsterRunStatus.SUCCESS
+    outcome.success = (
+        finished is not None
+        and finished.status == DagsterRunStatus.SUCCESS
+        and not outcome.failures
+    )
     return run.run_id, outcome
 
 
@@ -624,17 +680,25 @@ class _Outcome:
         self.assets, self.verbose, self.success = set(assets), verbose, False
         self.failures: list[str] = []
         self.rows: dict[str, int] = {}
-        self.bar = tqdm(total=steps, unit="step", file=sys.stderr, disable=not sys.stderr.isatty())
+        self.metadata: dict[str, dict] = {}
+        self.console = _console()
+        self.bar = tqdm(
+            total=steps, unit="step", file=self.console, disable=not self.console.isatty()
+        )
 
     def say(self, line: str) -> None:
-        self.bar.write(line, file=sys.stderr)
+        self.bar.write(line, file=self.console)
 
     def see(self, event) -> None:
         step, kind = event.step_key, event.event_type_value
         if kind == "STEP_START" and step in self.assets:
             self.say(f"{step}: started")
         elif kind == "ASSET_MATERIALIZATION":
-            metadata = event.step_materialization_data.materialization.metadata
+            materialization = event.step_materialization_data.materialization
+            metadata = materialization.metadata
+            self.metadata[materialization.asset_key.to_user_string()] = {
+                name: getattr(value, "value", value) for name, value in metadata.items()
+            }
             if "dagster/row_count" in metadata:
                 self.rows[step] = metadata["dagster/row_count"].value
         elif kind == "STEP_SUCCESS":
@@ -668,9 +732,14 @@ class _Outcome:
                     self.failures.append(line)
         elif kind == "STEP_SKIPPED":
             self.bar.update(1)
+            if step in self.assets:  # a run may succeed with a step skipped: not a build
+                self.failures.append(f"SKIPPED {step}: an upstream step gave it nothing to run on")
+                self.say(self.failures[-1])
 
     def close(self) -> None:
         self.bar.close()
+        if self.console is not sys.stderr:
+            self.console.close()
 
     def summary(self, what: str, run_id: str) -> str:
         failed = f": {len(self.failures)} failed step(s) and check(s)" if self.failures else ""
@@ -679,6 +748,20 @@ class _Outcome:
             f"full log: {UI_URL}/runs/{run_id} (start the UI with `make dev`)"
             + ("" if self.verbose else ", or run again with --verbose")
         )
+
+
+def _console():
+    """stderr for the lines written while a run executes. Dagster captures the steps' output by
+    pointing file descriptors 1 and 2 at a log file that a `tail -F` process copies back to the
+    terminal, and stops that copy as soon as the run ends, so the last lines written during the
+    run (the last step's `done`) were sometimes lost. A duplicate of the descriptor made before
+    the run is not redirected: every line arrives, in order, and stays out of the step logs."""
+    try:
+        sys.stderr.flush()
+        descriptor = os.dup(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # a stream without a descriptor (a test's)
+        return sys.stderr
+    return os.fdopen(descriptor, "w", buffering=1, encoding="utf-8", errors="replace")
 
 
 def _first_lines(text: str, limit: int = 6) -> str:
@@ -766,6 +849,7 @@ def parser() -> argparse.ArgumentParser:
         prog="idc-index-assets",
         description="Build, check and publish the IDC index files (Dagster assets).",
     )
+    top.add_argument("--version", action="version", version=_versions_line())
     commands = top.add_subparsers(dest="command", required=True)
     # What every command that runs a job takes.
     runs = argparse.ArgumentParser(add_help=False)
@@ -885,11 +969,49 @@ def parser() -> argparse.ArgumentParser:
         "path", help="directory or gs://bucket/prefix holding <index>.parquet files and sidecars"
     )
     verify.set_defaults(handler=_verify)
+    top.set_defaults(commands=commands.choices)
     return top
 
 
+def _versions_line() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"idc-index-assets {of('idc-index-assets')} (dagster {of('dagster')}, Python {python})"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line; a misspelt command or flag is refused with the command's usage
+    and the nearest valid name ("did you mean"), before anything loads."""
+    top = parser()
+    argv = sys.argv[1:] if argv is None else argv
+    names = top.get_default("commands")
+    command = next((word for word in argv if not word.startswith("-")), None)
+    if command is not None and command not in names:
+        near = difflib.get_close_matches(command, list(names), n=1)
+        if near:
+            top.error(f"unknown command {command!r}; did you mean {near[0]}?")
+    args, unknown = top.parse_known_args(argv)
+    if unknown:
+        command_parser = names[args.command]
+        flags = [flag for action in command_parser._actions for flag in action.option_strings]
+        hints = ""
+        for word in unknown:
+            flag = word.split("=", 1)[0]
+            near = difflib.get_close_matches(flag, flags, n=1) if flag.startswith("-") else []
+            hints += f"; did you mean {near[0]} instead of {flag}?" if near else ""
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}{hints}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = _parse(argv)
     # Said apart from a default: a wrong directory gets other advice than a wrong setting.
     args.source_given = "IDC_SOURCE_DIR" in os.environ
     settings.set_defaults()

@@ -1,12 +1,11 @@
 """The Dagster code location: assembles the index assets, the source tables, jobs and resources."""
 
-import warnings
+import os
 
 from dagster import (
     AssetSelection,
     Definitions,
     EnvVar,
-    PreviewWarning,
     define_asset_job,
 )
 
@@ -39,11 +38,12 @@ from idc_index_assets.releases.assets import (
 from idc_index_assets.releases.github import GitHubReleases
 from idc_index_assets.releases.notes_asset import build_release_notes_asset
 from idc_index_assets.releases.published import PUBLISHED_ASSET, published_release
-from idc_index_assets.sources.assets import OBSERVE_SOURCES
+from idc_index_assets.sources.assets import OBSERVE_SOURCES, register_snapshot_versions
 
 settings.apply_defaults()
-# Checks partitioned like their assets (results per IDC version) are a preview feature; we use it.
-warnings.filterwarnings("ignore", category=PreviewWarning)
+# A local snapshot's IDC versions are partitions as soon as the code location loads.
+if os.environ["IDC_ENGINE"].strip().lower() == "duckdb":
+    register_snapshot_versions(os.environ["IDC_SOURCE_DIR"])
 
 
 index_assets = [*(build_index_asset(spec) for spec in INDICES), build_gdc_mapping_asset()]
@@ -62,10 +62,14 @@ observe_sources_job = define_asset_job(
     ),
 )
 
+# A build observes the source tables first: their data versions say which source each index was
+# built from. Without their schema checks, so that one missing or drifted table fails only the
+# indices that read it (each index checks its own sources before its query runs).
 build_indices_job = define_asset_job(
     "build_indices",
-    selection=AssetSelection.assets(*index_assets),
-    description="Build every index of one IDC version.",
+    selection=AssetSelection.assets(idc_sources).without_checks()
+    | AssetSelection.assets(*index_assets),
+    description="Observe the IDC source tables of one IDC version and build every index from them.",
 )
 
 package_wheel_job = define_asset_job(

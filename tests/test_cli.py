@@ -151,6 +151,14 @@ BAD_SYNTAX = [
     (["release", "--bucket", "s3://bucket"], "argument --bucket: 's3://bucket' is neither"),
     (["release", "--bucket", "gs://Bad_Bucket"], "argument --bucket: 'gs://Bad_Bucket' is not"),
     (["release", "--bucket", "gs://"], "argument --bucket: 'gs://' is not gs://bucket"),
+    # a misspelt flag or command: the command's own usage, and the nearest valid name
+    (
+        ["build", "--idc-verison", "3"],
+        "usage: idc-index-assets build [-h] [--idc-version IDC_VERSION]",
+    ),
+    (["build", "--idc-verison", "3"], "did you mean --idc-version instead of --idc-verison?"),
+    (["release", "--bukcet=x"], "did you mean --bucket instead of --bukcet?"),
+    (["biuld"], "unknown command 'biuld'; did you mean build?"),
 ]
 
 
@@ -280,6 +288,17 @@ def test_settings_are_read_in_any_case(environment, monkeypatch):
     assert (environment / "artifacts" / "1" / "version_metadata_index.parquet").exists()
 
 
+def test_version_names_the_package_and_dagster(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.startswith(
+        f"idc-index-assets {version('idc-index-assets')} (dagster {version('dagster')}, Python "
+    )
+
+
 def test_force_release_version_writes_another_major_on_purpose(environment):
     arguments = ["build", "--idc-version", "2", "--select", "version_metadata_index"]
     assert main([*arguments, "--release-version", "7.0.0", "--force-release-version"]) == 0
@@ -368,6 +387,12 @@ def test_a_progress_bar_where_stderr_is_a_terminal(environment):
     bars = [part for part in text.split("\r") if "step" in part and "|" in part]
     assert bars, text
     assert bars[-1].lstrip().startswith("100%|")
+    # The last step's line too: progress goes to the terminal itself, not through Dagster's
+    # capture of the steps' output (a file copied back by `tail -F`, stopped when the run ends).
+    assert "collections_index: done (" in text
+    captured = [p.read_text() for p in (environment / "dagster_home").rglob("*.err")]
+    assert captured, "the run's captured stderr"
+    assert not any("collections_index: done" in log for log in captured)
 
 
 def test_a_version_held_by_another_run_is_refused_naming_the_run(environment, capsys):

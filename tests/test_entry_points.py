@@ -117,3 +117,19 @@ def test_the_cli_dg_and_dagster_dev_share_the_instance_of_the_repository_root(ch
     port = free_port()
     dg_dev = [str(bin_ / "dg"), "dev", "--port", str(port)]
     assert served_runs(dg_dev, root, environment, port) == runs
+
+
+@pytest.mark.slow
+def test_dg_launch_knows_the_snapshot_versions_on_a_fresh_instance(checkout):
+    """The code location registers the snapshot's IDC versions as partitions when it loads: a
+    partition exists for `dg launch` before any build made one."""
+    root, environment = checkout
+    bin_ = root / ".venv" / "bin"
+    launch = [str(bin_ / "dg"), "launch", "--assets", "version_metadata_index", "--partition", "3"]
+    run(launch, root, environment)
+    with DagsterInstance.from_config(str(root / ".dagster_home")) as instance:
+        assert instance.get_dynamic_partitions("idc_version") == ["1", "2", "3"]
+        (run_,) = instance.get_runs()
+        assert run_.tags["dagster/partition"] == run_.tags["idc_version"] == "3"
+        assert run_.tags["release_version"] == "3.0.0"
+    assert (root / "data" / "artifacts" / "3" / "version_metadata_index.parquet").exists()

@@ -94,6 +94,21 @@ class IndexEngine(ConfigurableResource):
             return 0
         return self._bigquery().dry_run(sql, query_file=query_file)
 
+    def require_version(self, idc_version: int) -> None:
+        """Raises ValueError, naming the snapshot and the versions it has, when a local snapshot
+        lacks `idc_version` (a partition added by hand in the UI, say), before any query runs.
+        With BigQuery nothing is asked here: the first query names the missing `idc_vN`."""
+        if self.kind != "duckdb":
+            return
+        available = snapshot_versions(self.source_dir)
+        if idc_version not in available:
+            has = ", ".join(map(str, available)) or "none"
+            raise ValueError(
+                f"IDC version {idc_version} is not in the source snapshot {self.source_dir} "
+                f"(IDC_SOURCE_DIR; its versions: {has}); delete the partition or add the "
+                "version to the snapshot"
+            )
+
     def available_versions(self) -> list[int]:
         """The IDC versions the source offers, oldest first."""
         if self.kind == "duckdb":

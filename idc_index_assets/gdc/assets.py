@@ -60,6 +60,7 @@ def build_gdc_mapping_asset() -> AssetsDefinition:
                     query, idc_version, engine=index_engine, cases=cases, store=artifacts
                 ),
                 query=query,
+                engine=index_engine,
             )
 
     return gdc_idc_mapping

@@ -109,14 +109,18 @@ def materialize(
     spec: IndexSpec,
     build: Callable[[int], BuildResult],
     query: IndexQuery | None = None,
+    engine: IndexEngine | None = None,
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Build one IDC version of an index and report it: materialization (with the column lineage
     of `query`, the SQL its rows come from) and blocking checks. Errors follow the retry rule
-    (`failures`): a bad partition key, a source that changed shape or a contract violation fails
-    at once; only a remote service's transient failure is retried."""
+    (`failures`): a bad partition key, a version the source lacks (asked of `engine`), a source
+    that changed shape or a contract violation fails at once; only a remote service's transient
+    failure is retried."""
     key = context.asset_key
     with only_transient_retried():
         idc_version = parse_idc_version(context.partition_key)
+        if engine is not None:
+            engine.require_version(idc_version)
         try:
             result = build(idc_version)
         except ArtifactValidationError as error:
@@ -170,6 +174,7 @@ def build_index_asset(spec: IndexSpec) -> AssetsDefinition:
                 spec, query, idc_version, engine=index_engine, store=artifacts
             ),
             query=query,
+            engine=index_engine,
         )
 
     return index_asset

@@ -25,7 +25,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 from pydantic import Field
 
 from idc_index_assets.settings import GCS_SCHEME, parse_release_version, split_gcs_url
@@ -66,6 +67,33 @@ class ArtifactStore(ConfigurableResource):
 
     def release_version_for(self, idc_version: int) -> str:
         return parse_release_version(self.release_version or f"{idc_version}.0.0")
+
+    def version_tags(self, idc_version: int) -> dict[str, str]:
+        """The tags of every run of one IDC version: `idc_version`, `release_version`."""
+        return {
+            "idc_version": str(idc_version),
+            "release_version": self.release_version_for(idc_version),
+        }
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Gives a run of one IDC version that was launched without them (from an asset page or
+        a backfill in the UI, or `dg launch`) the tags the command line, the sensor and the
+        schedules launch theirs with, so that runs are found by version alike. Every step of
+        such a run uses this store, and the first one that starts tags the run."""
+        run = context.run
+        partition = run.tags.get(PARTITION_NAME_TAG) if run else None
+        if not partition or not partition.isdigit() or context.instance is None:
+            return
+        try:
+            tags = self.version_tags(int(partition))
+        except ValueError:  # a malformed IDC_RELEASE_VERSION: the step itself reports it
+            return
+        missing = {name: value for name, value in tags.items() if name not in run.tags}
+        if missing:
+            try:
+                context.instance.add_run_tags(run.run_id, missing)
+            except Exception as error:  # a tag is not worth failing a step for
+                context.log.warning(f"could not tag the run with {missing}: {error}")
 
 
 def open_location(target: str | Path, gcp_project: str = "") -> ArtifactDirectory:

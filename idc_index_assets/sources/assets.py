@@ -18,6 +18,7 @@ that this module, like the rest of `sources`, imports nothing of the layers abov
 
 import hashlib
 import json
+import logging
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +27,7 @@ from importlib import resources
 from typing import Protocol
 
 from dagster import (
+    AssetCheckKey,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
@@ -46,7 +48,7 @@ from dagster import (
 
 from idc_index_assets.sources.contract import contract_columns
 from idc_index_assets.sources.drift import CONTRACT_HINT, compare_table
-from idc_index_assets.sources.tables import SourceTable, SourceTableState
+from idc_index_assets.sources.tables import SourceTable, SourceTableState, snapshot_versions
 
 # One partition per IDC release; the indices are partitioned the same way.
 IDC_VERSION_PARTITIONS = DynamicPartitionsDefinition(name="idc_version")
@@ -61,6 +63,27 @@ class SourceReader(Protocol):
     """What observing needs of an engine (the `index_engine` resource has it)."""
 
     def table_state(self, dataset: str, table: str) -> SourceTableState: ...
+
+
+def register_snapshot_versions(source_dir: str) -> None:
+    """Add the IDC versions of the local snapshot in `source_dir` that the `idc_version`
+    partitions of the instance in DAGSTER_HOME lack. Called as the code location loads, so that
+    `dg launch --partition N`, the UI's launchpad and backfills know them on a fresh instance
+    (with BigQuery, the new-version sensor and the command line add them). An instance that
+    cannot be opened is logged, not raised: the definitions load all the same."""
+    from dagster import DagsterInstance
+
+    try:
+        versions = snapshot_versions(source_dir)
+        with DagsterInstance.get() as instance:
+            known = set(instance.get_dynamic_partitions(IDC_VERSION_PARTITIONS.name))
+            missing = [str(v) for v in versions if str(v) not in known]
+            if missing:
+                instance.add_dynamic_partitions(IDC_VERSION_PARTITIONS.name, missing)
+    except Exception as error:
+        logging.getLogger(__name__).warning(
+            "could not register the IDC versions of %s as partitions: %s", source_dir, error
+        )
 
 
 def source_asset_key(table: SourceTable) -> AssetKey:
@@ -165,9 +188,23 @@ def build_source_assets(readers: Mapping[SourceTable, Sequence[str]]) -> AssetsD
                 allow_retries=False,
             )
         engine: SourceReader = context.resources.index_engine
+        checked = context.selected_asset_check_keys
         for asset_key in sorted(context.selected_asset_keys):
             table = tables[asset_key]
-            yield from _observe(engine, asset_key, table, int(key), readers[table])
+            results = list(_observe(engine, asset_key, table, int(key), readers[table]))
+            if AssetCheckKey(asset_key, SOURCE_SCHEMA_CHECK) in checked:
+                yield from results
+                continue
+            # A build observes without the checks: each index checks its own sources before its
+            # query, so a table that cannot be read fails only the indices that read it. Its
+            # observation says why (without one, Dagster would skip those indices silently).
+            observed = [r for r in results if isinstance(r, ObserveResult)]
+            if not observed:  # only the failed check of a table that cannot be read
+                (failed,) = results
+                observed = [
+                    ObserveResult(asset_key=asset_key, metadata={"error": failed.description})
+                ]
+            yield from observed
 
     return observe_idc_sources
 

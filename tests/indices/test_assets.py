@@ -94,6 +94,10 @@ def test_a_run_materializes_every_index_with_metadata(sample_source, environment
     with instance_for_test() as instance:
         result = _run(instance)
         assert result.success
+        # Launched with the partition alone, as from an asset page: the run got the version tags
+        # the command line and the sensor launch with.
+        tags = instance.get_run_by_id(result.run_id).tags
+        assert (tags["idc_version"], tags["release_version"]) == (N, f"{N}.0.0")
         for spec in INDICES:
             event = instance.get_latest_materialization_event(AssetKey(spec.name))
             metadata = event.asset_materialization.metadata
@@ -153,3 +157,27 @@ def test_errors_in_the_query_or_data_are_not_retried(source_copy, environment):
             e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE
         )
         assert "version_metadata" in failure.step_failure_data.error.message
+
+
+def test_a_partition_the_source_lacks_fails_at_once_naming_the_source(sample_source, environment):
+    """A partition added by hand (the UI's "Add partition") for a version the snapshot does not
+    have: each step fails before any query, naming the snapshot and its versions, unretried."""
+    environment(sample_source)
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions("idc_version", ["7"])
+        job = defs.resolve_job_def(build_indices_job.name)
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key="7",
+            raise_on_error=False,
+            asset_selection=[AssetKey("version_metadata_index")],
+        )
+        assert not result.success
+        types = [e.event_type for e in result.all_events]
+        assert DagsterEventType.STEP_UP_FOR_RETRY not in types
+        (failure,) = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+        description = failure.step_failure_data.user_failure_data.description
+        assert description == (
+            f"IDC version 7 is not in the source snapshot {sample_source} (IDC_SOURCE_DIR; its "
+            "versions: 1, 2, 3); delete the partition or add the version to the snapshot"
+        )

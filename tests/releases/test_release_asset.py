@@ -4,6 +4,7 @@ missing, to a local directory and to a real fake-gcs-server."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -232,7 +233,17 @@ def test_the_release_command(sample_source, environment, monkeypatch, tmp_path, 
     assert main(["build"]) == 0
     target = tmp_path / "elsewhere"
     assert main(["release", "--idc-version", str(N), "--bucket", str(target)]) == 0
-    assert f"published to {target}" in capsys.readouterr().out
+    # One line per channel: what was uploaded, what was there already.
+    first = re.search(
+        rf"^bucket {re.escape(str(target))}: (\d+) uploaded, 0 unchanged ",
+        capsys.readouterr().out,
+        re.MULTILINE,
+    )
+    assert first and int(first[1]) > 0
+    assert main(["release", "--idc-version", str(N), "--bucket", str(target)]) == 0
+    assert f"bucket {target}: 0 uploaded, {first[1]} unchanged (0 bytes uploaded)" in (
+        capsys.readouterr().out
+    )
     manifest = json.loads((target / CURRENT / ARTIFACTS / MANIFEST).read_text())
     assert manifest["version"] == RELEASE
     # GCS without credentials: one attempt, failing with what is missing and how to provide it.
