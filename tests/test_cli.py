@@ -42,6 +42,11 @@ def test_build_defaults_to_the_newest_version_and_records_the_run(environment, c
     assert instance.get_dynamic_partitions("idc_version") == ["1", "2", "3"]
     event = instance.get_latest_materialization_event(AssetKey("collections_index"))
     assert event.asset_materialization.partition == str(SAMPLE_VERSIONS)
+    # The build observed the source tables those indices read (not "Never observed" in the UI).
+    source = AssetKey(["idc_source", "idc_vNN", "version_metadata"])
+    (observation,) = instance.fetch_observations(source, limit=1).records
+    assert observation.asset_observation.partition == str(SAMPLE_VERSIONS)
+    assert "dagster/data_version" in observation.asset_observation.tags
 
 
 # What the job page's Runs tab and the Jobs list ask for: the job's runs in its code location.
