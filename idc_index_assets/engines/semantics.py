@@ -862,9 +862,9 @@ def _cast_result(
 def _fill(template: str, **values: exp.Expression) -> exp.Expression:
     """A DuckDB SQL template with its `__name__` columns replaced by the given expressions."""
     tree = sqlglot.parse_one(template, read="duckdb")
-    # the template's own casts are DuckDB's already: the later fixes leave them alone
-    for cast in tree.find_all(exp.Cast):
-        cast.meta["duckdb_semantics"] = True
+    # the template's own nodes are DuckDB's already: the later fixes leave them alone
+    for node in tree.walk():
+        node.meta["duckdb_semantics"] = True
     for column in list(tree.find_all(exp.Column)):
         if column.name in values:
             column.replace(values[column.name].copy())
@@ -1025,7 +1025,519 @@ def _format(node: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="printf", expressions=[pattern.copy(), *arguments])
 
 
+# --- Values: integer and NUMERIC types, FLOAT64 NaN and overflow, BYTES, STRUCT -------------------
+
+_INT64_ALIASES = (
+    exp.DataType.Type.INT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.TINYINT,
+)
+
+
+def _value_types(node: exp.Expression) -> exp.Expression:
+    """BigQuery's INT, INTEGER, SMALLINT, TINYINT, BYTEINT and BIGINT are all INT64 (DuckDB's are
+    8 to 32 bits); NUMERIC and DECIMAL without parameters are DECIMAL(38, 9) (DuckDB's default is
+    DECIMAL(18, 3)). BIGNUMERIC (76 digits, scale 38) has no DuckDB type and is refused.
+
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#numeric_types
+    """
+    if not isinstance(node, exp.DataType) or node.meta.get("duckdb_semantics"):
+        return node
+    if node.this in _INT64_ALIASES:
+        return exp.DataType.build("BIGINT")
+    if node.this == exp.DataType.Type.DECIMAL and not node.expressions:
+        return exp.DataType.build("DECIMAL(38, 9)")
+    if node.this == exp.DataType.Type.BIGDECIMAL:
+        raise UnsupportedError(
+            "BIGNUMERIC is not supported by the embedded engine (DuckDB's decimals stop at 38 "
+            "digits); use NUMERIC or FLOAT64, or run the query on BigQuery"
+        )
+    return node
+
+
+_FLOAT_RESULTS = (exp.Div, exp.Sqrt, exp.Ln, exp.Log, exp.Exp, exp.Pow)
+
+
+def _float_kind(node: exp.Expression) -> bool | None:
+    """Whether the expression is a FLOAT64 (True), surely not one (False), or unknown here (None:
+    a column, a function result the rewrites do not follow)."""
+    while isinstance(node, exp.Paren | exp.Neg):
+        node = node.this
+    if isinstance(node, exp.Cast):
+        return node.to.is_type(*exp.DataType.REAL_TYPES)
+    if isinstance(node, exp.Literal | exp.Null | exp.Boolean | exp.Struct | exp.Array):
+        return False
+    if isinstance(node, exp.ByteString | exp.DPipe | exp.Concat | exp.Predicate | exp.Not):
+        return False
+    if isinstance(node, _FLOAT_RESULTS):
+        return True
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul):
+        kinds = {_float_kind(node.this), _float_kind(node.expression)}
+        return True if True in kinds else (None if None in kinds else False)
+    return None
+
+
+def _is_nan(value: exp.Expression) -> exp.Expression:
+    """DuckDB SQL that is TRUE where `value` is a FLOAT64 NaN (NULL where it is NULL). Where its
+    type is unknown here, DuckDB's typeof() decides; it is a constant DuckDB folds when binding,
+    so other types cost nothing."""
+    if _float_kind(value):
+        return exp.func("isnan", value.copy())
+    return _fill(
+        "CASE WHEN typeof(__v__) IN ('DOUBLE', 'FLOAT') "
+        "THEN isnan(TRY_CAST(__v__ AS DOUBLE)) ELSE FALSE END",
+        __v__=value,
+    )
+
+
+def _may_be_float(*values: exp.Expression) -> bool:
+    return any(_float_kind(value) is not False for value in values)
+
+
+def _nan_comparison(node: exp.Expression) -> exp.Expression:
+    """FLOAT64 comparisons with NaN: BigQuery's NaN is equal to nothing, itself included, and
+    neither less nor greater than anything (DuckDB's NaN equals NaN and is the greatest value).
+    The comparison stays the first conjunct, so DuckDB still plans a join on it as a hash join.
+
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/operators#comparison_operators
+    """
+    if not isinstance(node, exp.EQ | exp.NEQ | exp.LT | exp.LTE | exp.GT | exp.GTE):
+        return node
+    if node.meta.get("duckdb_semantics"):
+        return node
+    left, right = node.this, node.expression
+    if not _may_be_float(left, right) or _struct_side(left, right):
+        return node
+    # the side whose NaN DuckDB would compare as TRUE against the other, non-NULL side
+    wrong, other = (right, left) if isinstance(node, exp.LT | exp.LTE) else (left, right)
+    if not _may_be_float(wrong) or (
+        isinstance(node, exp.EQ | exp.NEQ) and not _may_be_float(other)
+    ):
+        return node
+    node.meta["duckdb_semantics"] = True
+    if isinstance(node, exp.NEQ):
+        both = exp.and_(_is_nan(left), _is_nan(right))
+        return exp.paren(exp.or_(node, exp.paren(both)))
+    guard = exp.and_(_is_nan(wrong), exp.Not(this=exp.Is(this=other.copy(), expression=exp.Null())))
+    return exp.paren(exp.and_(node, exp.Not(this=exp.paren(guard))))
+
+
+def _nan_order(node: exp.Expression) -> exp.Expression:
+    """ORDER BY a FLOAT64 (of a query, a window or an aggregate): NaN is the smallest non-NULL
+    value (DuckDB's is the greatest). A key that is NULL for NULL, 0 for NaN and 1 otherwise goes
+    first, with the same direction and NULL placement.
+
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#floating_point_semantics
+    """
+    if not isinstance(node, exp.Ordered) or node.meta.get("duckdb_semantics"):
+        return node
+    key = node.this
+    if not _may_be_float(key) or (isinstance(key, exp.Literal) and key.is_int):
+        return node
+    order = node.parent
+    if not isinstance(order, exp.Order) or node.arg_key != "expressions":
+        return node
+    nan_first = _fill(
+        "CASE WHEN __nan__ THEN 0 WHEN __k__ IS NOT NULL THEN 1 END",
+        __nan__=_is_nan(key),
+        __k__=key,
+    )
+    if _float_kind(key) is None:
+        # a constant, dropped by DuckDB, unless the key is a FLOAT64
+        nan_first = _fill(
+            "CASE WHEN typeof(__k__) IN ('DOUBLE', 'FLOAT') THEN __first__ END",
+            __k__=key,
+            __first__=nan_first,
+        )
+    first = node.copy()
+    first.set("this", nan_first)
+    first.meta["duckdb_semantics"] = True
+    node.meta["duckdb_semantics"] = True
+    keys = list(order.expressions)
+    at = keys.index(node)
+    order.set("expressions", [*keys[:at], first, *keys[at:]])
+    return node
+
+
+def _nan_min(node: exp.Expression) -> exp.Expression:
+    """MIN of FLOAT64 values with a NaN is NaN, as are LEAST and GREATEST with a NaN argument
+    (DuckDB's MIN and LEAST skip NaN as the greatest value; its MAX already gives NaN)."""
+    window = node if isinstance(node, exp.Window) else None
+    aggregate = node.this if window else node
+    if isinstance(node, exp.Least | exp.Greatest) and not node.meta.get("duckdb_semantics"):
+        arguments = [node.this, *node.expressions]
+        if not _may_be_float(*arguments):
+            return node
+        node.meta["duckdb_semantics"] = True
+        any_nan = exp.or_(*(_is_nan(a) for a in arguments))
+        nan = exp.cast(exp.Literal.string("nan"), exp.DataType.Type.DOUBLE)
+        return exp.Case(ifs=[exp.If(this=any_nan, true=nan)], default=node.copy())
+    if not isinstance(aggregate, exp.Min) or aggregate.meta.get("duckdb_semantics"):
+        return node
+    if isinstance(node, exp.Min) and isinstance(node.parent, exp.Window):
+        return node  # handled with its window
+    value = aggregate.this
+    if isinstance(value, exp.Distinct):
+        value = value.expressions[0]
+    if not _may_be_float(value):
+        return node
+    aggregate.meta["duckdb_semantics"] = True
+
+    def over(function: exp.Expression) -> exp.Expression:
+        if window is None:
+            return function
+        copy = window.copy()
+        copy.set("this", function)
+        return copy
+
+    as_double = exp.cast(value.copy(), exp.DataType.Type.DOUBLE)
+    as_double.meta["duckdb_semantics"] = True
+    has_nan = over(
+        exp.func(
+            "bool_or",
+            exp.func("isnan", exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))),
+        )
+    )
+    maximum = over(exp.Max(this=aggregate.this.copy()))
+    minimum = node.copy()
+    minimum.meta["duckdb_semantics"] = True
+    return _fill(
+        "CASE WHEN typeof(__min__) IN ('DOUBLE', 'FLOAT') AND __has_nan__ THEN __max__ "
+        "ELSE __min__ END",
+        __min__=minimum,
+        __has_nan__=has_nan,
+        __max__=maximum,
+    )
+
+
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Pow, exp.Exp)
+
+
+def _float_overflow(node: exp.Expression) -> exp.Expression:
+    """FLOAT64 arithmetic (+, -, *, /, POW, EXP) that overflows fails in BigQuery ('double
+    overflow'); DuckDB gives ±inf (or NaN). Checked once per arithmetic expression, on its
+    result: not finite while every operand is finite. Integers are left to DuckDB, whose INT64
+    arithmetic fails on overflow as BigQuery's does."""
+    if not isinstance(node, _ARITHMETIC) or node.meta.get("duckdb_semantics"):
+        return node
+    if isinstance(node.parent, _ARITHMETIC) and not node.parent.meta.get("duckdb_semantics"):
+        return node  # checked with the expression around it
+    operands = list(_operands(node))
+    kinds = {_float_kind(operand) for operand in operands} | {_float_kind(node)}
+    if kinds == {False}:
+        return node
+    result = node.copy()
+    for arithmetic in [result, *result.find_all(*_ARITHMETIC)]:
+        arithmetic.meta["duckdb_semantics"] = True
+    finite = [
+        exp.func("isfinite", exp.TryCast(this=o.copy(), to=exp.DataType.build("DOUBLE")))
+        for o in operands
+        if _float_kind(o) is not False
+    ]
+    overflow = exp.and_(
+        exp.Not(
+            this=exp.func(
+                "isfinite", exp.TryCast(this=result.copy(), to=exp.DataType.build("DOUBLE"))
+            )
+        ),
+        *finite,
+    )
+    if True not in kinds:
+        overflow = exp.and_(
+            exp.In(
+                this=exp.func("typeof", result.copy()),
+                expressions=[exp.Literal.string("DOUBLE"), exp.Literal.string("FLOAT")],
+            ),
+            overflow,
+        )
+    message = f"double overflow: {node.sql('bigquery')}"
+    return exp.Case(
+        ifs=[exp.If(this=overflow, true=_error(message))],
+        default=result,
+    )
+
+
+def _operands(node: exp.Expression):
+    """The operands of an arithmetic expression: what is not itself + - * / POW EXP."""
+    for child in node.iter_expressions():
+        if isinstance(child, exp.Paren):
+            child = child.unnest()
+        if isinstance(child, _ARITHMETIC) and not child.meta.get("duckdb_semantics"):
+            yield from _operands(child)
+        else:
+            yield child
+
+
+def _error(message: str) -> exp.Expression:
+    return exp.Anonymous(this="error", expressions=[exp.Literal.string(message)])
+
+
+def _constant_int(node: exp.Expression | None) -> int | None:
+    """The value of an integer literal (or its negation), else None."""
+    sign = 1
+    while isinstance(node, exp.Neg | exp.Paren):
+        sign = -sign if isinstance(node, exp.Neg) else sign
+        node = node.this
+    if isinstance(node, exp.Literal) and node.is_int:
+        return sign * int(node.this)
+    return None
+
+
+def _window_arguments(node: exp.Expression) -> exp.Expression:
+    """LAG and LEAD's offset and NTH_VALUE's position are constants BigQuery checks: a negative
+    offset or a position below 1 fails (DuckDB would count the other way); NTILE's bucket count
+    must be at least 1.
+
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/navigation_functions#lag
+    """
+    if isinstance(node, exp.Lag | exp.Lead):
+        offset = node.args.get("offset")
+        value = _constant_int(offset)
+        if offset is not None and (value is None or value < 0):
+            name = "LAG" if isinstance(node, exp.Lag) else "LEAD"
+            raise UnsupportedError(
+                f"The offset to the function {name} must not be negative"
+                if value is not None
+                else f"The offset to the function {name} must be a non-negative integer literal"
+            )
+    elif isinstance(node, exp.NthValue):
+        value = _constant_int(node.args.get("offset"))
+        if value is None or value < 1:
+            raise UnsupportedError("The N value (2nd argument) for NTH_VALUE must be at least 1")
+    elif isinstance(node, exp.Ntile) and not node.meta.get("duckdb_semantics"):
+        buckets = node.this
+        value = _constant_int(buckets)
+        if value is not None and value < 1:
+            raise UnsupportedError("The argument to NTILE must be at least 1")
+        if value is None and buckets is not None:
+            node.meta["duckdb_semantics"] = True
+            node.set(
+                "this",
+                _fill(
+                    "CASE WHEN __n__ < 1 THEN error('The argument to NTILE must be at least 1') "
+                    "ELSE __n__ END",
+                    __n__=buckets,
+                ),
+            )
+    return node
+
+
+def _generate_array_step(node: exp.Expression) -> exp.Expression:
+    """GENERATE_ARRAY and GENERATE_DATE_ARRAY fail on a step of 0 (DuckDB gives [])."""
+    if not isinstance(node, exp.GenerateSeries | exp.GenerateDateArray):
+        return node
+    step = node.args.get("step")
+    if node.meta.get("duckdb_semantics") or step is None:
+        return node
+    value = _constant_int(step)
+    if value is not None and value != 0:
+        return node
+    node.meta["duckdb_semantics"] = True
+    if isinstance(step, exp.Interval):
+        zero = exp.EQ(this=step.this.copy(), expression=exp.Literal.number(0))
+    else:
+        zero = exp.EQ(this=step.copy(), expression=exp.Literal.number(0))
+    return exp.Case(
+        ifs=[exp.If(this=zero, true=_error("Sequence step cannot be 0."))], default=node.copy()
+    )
+
+
+def _string_arguments(node: exp.Expression) -> exp.Expression:
+    """LEFT and RIGHT fail on a negative length, REPEAT on a negative count, LPAD and RPAD on a
+    negative size or an empty pattern (DuckDB counts from the other end, or gives '')."""
+    if node.meta.get("duckdb_semantics"):
+        return node
+    if isinstance(node, exp.Left | exp.Right):
+        name = "LEFT" if isinstance(node, exp.Left) else "RIGHT"
+        checks = [(node.expression, "negative", f"Second argument in {name}() cannot be negative")]
+    elif isinstance(node, exp.Repeat):
+        checks = [
+            (
+                node.args.get("times"),
+                "negative",
+                "Second argument (repeat count) for REPEAT cannot be negative",
+            )
+        ]
+    elif isinstance(node, exp.Pad):
+        checks = [
+            (
+                node.expression,
+                "negative",
+                "Second argument (output size) for LPAD/RPAD cannot be negative",
+            ),
+            (
+                node.args.get("fill_pattern"),
+                "empty",
+                "Third argument (pad pattern) for LPAD/RPAD cannot be empty",
+            ),
+        ]
+    else:
+        return node
+    node.meta["duckdb_semantics"] = True
+    failures = []
+    for argument, kind, message in checks:
+        if argument is None:
+            continue
+        if kind == "negative":
+            value = _constant_int(argument)
+            if value is not None and value >= 0:
+                continue
+            failures.append(exp.LT(this=argument.copy(), expression=exp.Literal.number(0)))
+        else:
+            if isinstance(argument, exp.Literal) and argument.this:
+                continue
+            failures.append(
+                exp.EQ(this=exp.Length(this=argument.copy()), expression=exp.Literal.string(""))
+            )
+            failures[-1] = exp.EQ(this=argument.copy(), expression=exp.Literal.string(""))
+        failures[-1] = exp.If(this=failures[-1], true=_error(message))
+    if not failures:
+        return node
+    return exp.Case(ifs=failures, default=node.copy())
+
+
+def _struct_side(*values: exp.Expression) -> int | None:
+    """The number of fields of a STRUCT literal among the values (None: none is one)."""
+    for value in values:
+        if isinstance(value, exp.Struct):
+            return len(value.expressions)
+    return None
+
+
+def _struct_field(value: exp.Expression, position: int) -> exp.Expression:
+    if isinstance(value, exp.Struct):
+        field = value.expressions[position]
+        return (field.expression if isinstance(field, exp.PropertyEQ | exp.Alias) else field).copy()
+    return exp.func("struct_extract_at", value.copy(), exp.Literal.number(position + 1))
+
+
+def _struct_equality(node: exp.Expression) -> exp.Expression:
+    """STRUCT = STRUCT compares the fields by position, names ignored, and is NULL where a field
+    comparison is (DuckDB compares by name and treats NULL fields as equal): the field
+    comparisons ANDed, each with BigQuery's semantics (nested STRUCTs, FLOAT64 NaN).
+
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/operators#comparison_operators
+    """
+    if not isinstance(node, exp.EQ | exp.NEQ) or node.meta.get("duckdb_semantics"):
+        return node
+    left, right = node.this, node.expression
+    fields = _struct_side(left, right)
+    if fields is None:
+        return node
+    for side in (left, right):
+        if isinstance(side, exp.Struct) and len(side.expressions) != fields:
+            raise UnsupportedError(
+                f"{node.sql('bigquery')}: STRUCTs of {len(left.expressions)} and "
+                f"{len(right.expressions)} fields cannot be compared"
+            )
+    comparisons = []
+    for position in range(fields):
+        comparison = exp.EQ(
+            this=_struct_field(left, position), expression=_struct_field(right, position)
+        )
+        comparison = _struct_equality(comparison)
+        comparisons.append(_nan_comparison(comparison))
+    equal = exp.paren(exp.and_(*comparisons)) if comparisons else exp.true()
+    return exp.Not(this=equal) if isinstance(node, exp.NEQ) else equal
+
+
+def _countif(node: exp.Expression) -> exp.Expression:
+    """COUNTIF over no row is 0 (DuckDB's count_if gives NULL): a COUNT of the rows where the
+    condition is TRUE, which is 0 over none, as an aggregate and as a window function."""
+    if not isinstance(node, exp.CountIf):
+        return node
+    condition = node.this
+    if isinstance(condition, exp.Distinct):
+        return node  # COUNTIF(DISTINCT ...) is refused by BigQuery
+    return exp.Count(this=exp.Case(ifs=[exp.If(this=condition.copy(), true=exp.Literal.number(1))]))
+
+
+def _bytes_strings(node: exp.Expression) -> exp.Expression:
+    """CAST(BYTES AS STRING) decodes UTF-8 and fails on invalid UTF-8 (SAFE_CAST: NULL), and
+    CAST(STRING AS BYTES) encodes it; DuckDB's casts write and read '\\xNN' escapes instead.
+
+    https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_functions#cast_as_string
+    """
+    if not isinstance(node, exp.Cast) or node.meta.get("duckdb_semantics"):
+        return node
+    value = node.this
+    safe = isinstance(node, exp.TryCast) or bool(node.args.get("safe"))
+    if node.to.is_type(*exp.DataType.TEXT_TYPES):
+        is_bytes = isinstance(value, exp.ByteString) or (
+            isinstance(value, exp.Cast)
+            and value.to.is_type(exp.DataType.Type.BINARY, exp.DataType.Type.VARBINARY)
+        )
+        if not is_bytes and _known_other(value, exp.DataType.Type.BINARY):
+            return node
+        decoded = exp.Anonymous(
+            this="decode",
+            expressions=[exp.TryCast(this=value.copy(), to=exp.DataType.build("BLOB"))],
+        )
+        if safe:
+            decoded = exp.Anonymous(this="try", expressions=[decoded])
+        if is_bytes:
+            return decoded
+        return _fill(
+            "CASE WHEN typeof(__v__) = 'BLOB' THEN __decoded__ ELSE __cast__ END",
+            __v__=value,
+            __decoded__=decoded,
+            __cast__=node,
+        )
+    if node.to.is_type(exp.DataType.Type.BINARY, exp.DataType.Type.VARBINARY):
+        is_text = value.is_string or (
+            isinstance(value, exp.Cast) and value.to.is_type(*exp.DataType.TEXT_TYPES)
+        )
+        if not is_text and _known_other(value, exp.DataType.Type.VARCHAR):
+            return node
+        encoded = exp.Anonymous(
+            this="encode",
+            expressions=[exp.TryCast(this=value.copy(), to=exp.DataType.build("VARCHAR"))],
+        )
+        if is_text:
+            return encoded
+        return _fill(
+            "CASE WHEN typeof(__v__) = 'VARCHAR' THEN __encoded__ ELSE __cast__ END",
+            __v__=value,
+            __encoded__=encoded,
+            __cast__=node,
+        )
+    return node
+
+
+def _known_other(value: exp.Expression, kind: exp.DataType.Type) -> bool:
+    """Whether the value's type is known here and is not `kind`."""
+    if isinstance(value, exp.Cast):
+        return not value.to.is_type(kind)
+    return isinstance(value, exp.Literal | exp.Null | exp.Boolean | exp.ByteString)
+
+
+def _extract_fraction(node: exp.Expression) -> exp.Expression:
+    """EXTRACT(MILLISECOND / MICROSECOND ...) is the fraction of the second only (0-999,
+    0-999999); DuckDB's counts the seconds in too."""
+    if not isinstance(node, exp.Extract) or not isinstance(node.this, exp.Var):
+        return node
+    if node.meta.get("duckdb_semantics"):
+        return node
+    modulus = {"MILLISECOND": 1000, "MICROSECOND": 1000000}.get(node.this.name.upper())
+    if modulus is None:
+        return node
+    node.meta["duckdb_semantics"] = True
+    return exp.paren(exp.Mod(this=node.copy(), expression=exp.Literal.number(modulus)))
+
+
+def _safe_errors(node: exp.Expression) -> exp.Expression:
+    """Inside SAFE.f(...) (DuckDB's try() over f), the failures the rewrites raise with error()
+    give NULL: DuckDB refuses error() inside try(), and SAFE. means NULL for f's errors."""
+    if not (isinstance(node, exp.Anonymous) and node.meta.get("safe")):
+        return node
+    for call in list(node.find_all(exp.Anonymous)):
+        if call.name.lower() == "error":
+            call.replace(exp.null())
+    return node
+
+
 _BIGQUERY_SEMANTICS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
+    _value_types,
     _float64_literal,
     _order_by_subquery_alias,
     _aggregate_order_limit,
@@ -1041,10 +1553,22 @@ _BIGQUERY_SEMANTICS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _dates,
     _math_domain,
     _format,
+    _bytes_strings,
     _int64_cast,
     _to_string,
     _division,
     _round_precision,
+    _window_arguments,
+    _generate_array_step,
+    _string_arguments,
+    _countif,
+    _extract_fraction,
+    _struct_equality,
+    _nan_comparison,
+    _nan_order,
+    _nan_min,
+    _float_overflow,
+    _safe_errors,
 )
 
 
