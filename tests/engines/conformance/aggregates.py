@@ -162,4 +162,10 @@ CASES = [
     ),
     Case("SELECT SUM(DISTINCT x) FROM UNNEST([1, 1, 2]) AS x", one(3), f"{P}#sum"),
     Case("SELECT ARRAY_AGG(x LIMIT 0) FROM UNNEST([1]) AS x", one([]), f"{P}#array_agg"),
+    Case(
+        "SELECT IS_NAN(MIN(x)), IS_NAN(MAX(x)) FROM UNNEST([1.0, CAST('nan' AS FLOAT64), -1.0]) AS x",
+        one(True, True),
+        f"{P}#min",
+    ),
+    Case("SELECT COUNTIF(x > 0) FROM UNNEST(ARRAY<INT64>[]) AS x", one(0), f"{P}#countif"),
 ]

@@ -65,4 +65,5 @@ CASES = [
     Case("SELECT SPLIT('a,b', ',')[OFFSET(1)]", one("b"), "string_functions#split"),
     Case("SELECT ARRAY_LENGTH(SPLIT('', ','))", one(1), "string_functions#split"),
     Case("SELECT [1, 2][ORDINAL(3)]", Fails("out of bounds"), "operators#array_subscript_operator"),
+    Case("SELECT GENERATE_ARRAY(1, 5, 0)", Fails("step cannot be 0"), f"{P}#generate_array"),
 ]

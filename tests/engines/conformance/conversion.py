@@ -194,4 +194,31 @@ CASES = [
     ),
     Case("SELECT SAFE_CAST(CAST(1e30 AS FLOAT64) AS INT64)", one(None), SAFE_CAST),
     Case("SELECT CAST('abc' AS BYTES)", one(b"abc"), "conversion_functions#cast_bytes"),
+    # NUMERIC is DECIMAL(38, 9); INT, INTEGER, SMALLINT, TINYINT, BYTEINT, BIGINT are INT64
+    Case(
+        "SELECT CAST(3.14159 AS NUMERIC), CAST('1.123456789' AS NUMERIC), NUMERIC '12345678901'",
+        one(Decimal("3.14159"), Decimal("1.123456789"), Decimal("12345678901")),
+        "data-types#decimal_types",
+    ),
+    Case(
+        "SELECT CAST('1e40' AS NUMERIC)",
+        Fails("NUMERIC|Conversion|out of range"),
+        "conversion_functions#cast_as_numeric",
+    ),
+    Case("SELECT CAST(1 AS BIGNUMERIC)", Fails("BIGNUMERIC"), "data-types#decimal_types"),
+    Case(
+        "SELECT SAFE_CAST('2.5' AS INT), CAST(2147483648 AS INTEGER), CAST(300 AS TINYINT),"
+        " CAST(40000 AS SMALLINT), CAST(3000000000 AS BYTEINT), CAST(-1 AS BIGINT)",
+        one(None, 2147483648, 300, 40000, 3000000000, -1),
+        "data-types#integer_types",
+    ),
+    # BYTES and STRING convert as UTF-8
+    Case("SELECT CAST(b'\\xE2\\x82\\xAC' AS STRING)", one("€"), AS_STRING),
+    Case("SELECT CAST(b'\\xFF' AS STRING)", Fails("UTF8|UTF-8"), AS_STRING),
+    Case(
+        "SELECT SAFE_CAST(b'\\xFF' AS STRING), CAST('€' AS BYTES), CAST(s AS STRING)"
+        " FROM UNNEST([b'ab']) AS s",
+        one(None, "€".encode(), "ab"),
+        "conversion_functions#cast_bytes",
+    ),
 ]

@@ -195,4 +195,10 @@ CASES = [
     Case(
         "SELECT DATE_DIFF(DATE '2024-01-01', DATE '2024-03-01', MONTH)", one(-2), f"{D}#date_diff"
     ),
+    Case(
+        "SELECT EXTRACT(MILLISECOND FROM TIME '12:34:56.789'),"
+        " EXTRACT(MICROSECOND FROM DATETIME '2020-01-01 12:34:56.789123')",
+        one(789, 789123),
+        "time_functions#extract",
+    ),
 ]

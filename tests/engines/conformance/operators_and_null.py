@@ -183,4 +183,42 @@ CASES = [
     ),
     Case("SELECT -9223372036854775808", one(-9223372036854775808), "lexical#integer_literals"),
     Case("SELECT 0x1F", one(31), "lexical#integer_literals"),
+    # FLOAT64 overflow fails; an infinite operand gives infinity
+    Case("SELECT 1e300 / 1e-300", Fails("double overflow"), f"{OPS}#arithmetic_operators"),
+    Case(
+        "SELECT x * 10 FROM UNNEST([1e308]) AS x",
+        Fails("double overflow"),
+        f"{OPS}#arithmetic_operators",
+    ),
+    Case("SELECT POW(10.0, 400)", Fails("overflow"), f"{MATH}#pow"),
+    Case(
+        "SELECT CAST('inf' AS FLOAT64) * 2, IEEE_DIVIDE(1, 0) + 1, SAFE.POW(10.0, 400)",
+        one(float("inf"), float("inf"), None),
+        f"{OPS}#arithmetic_operators",
+    ),
+    # NaN equals nothing and is neither less nor greater than anything; it sorts first
+    Case(
+        "SELECT n = n, n < 1, 1 < n, n != n, n <= n, n >= 1, n = NULL"
+        " FROM UNNEST([CAST('nan' AS FLOAT64)]) AS n",
+        one(False, False, False, True, False, False, None),
+        "data-types#floating_point_semantics",
+    ),
+    Case(
+        "SELECT CAST(x AS STRING) FROM UNNEST([1.0, NULL, CAST('nan' AS FLOAT64), -1.0]) AS x"
+        " ORDER BY x",
+        column(None, "nan", "-1", "1"),
+        "data-types#floating_point_semantics",
+    ),
+    Case(
+        "SELECT CAST(x AS STRING) FROM UNNEST([1.0, NULL, CAST('nan' AS FLOAT64), -1.0]) AS x"
+        " ORDER BY x DESC",
+        column("1", "-1", "nan", None),
+        "data-types#floating_point_semantics",
+    ),
+    Case(
+        "SELECT IS_NAN(LEAST(1.0, CAST('nan' AS FLOAT64))),"
+        " IS_NAN(GREATEST(1.0, CAST('nan' AS FLOAT64)))",
+        one(True, True),
+        f"{MATH}#least",
+    ),
 ]

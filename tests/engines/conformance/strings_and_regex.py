@@ -129,4 +129,14 @@ CASES = [
         f"{P}#normalize_and_casefold",
         xfail="NORMALIZE_AND_CASEFOLD has no DuckDB counterpart through the transpiler",
     ),
+    # argument errors (SAFE.: NULL)
+    Case("SELECT LEFT('abc', -2)", Fails("cannot be negative"), f"{P}#left"),
+    Case("SELECT RIGHT('abc', -2)", Fails("cannot be negative"), f"{P}#right"),
+    Case("SELECT REPEAT('a', -1)", Fails("cannot be negative"), f"{P}#repeat"),
+    Case("SELECT LPAD('a', 3, '')", Fails("cannot be empty"), f"{P}#lpad"),
+    Case(
+        "SELECT SAFE.LEFT('apple', -1), SAFE.REPEAT('a', -1), SAFE.RPAD('a', -1)",
+        one(None, None, None),
+        "functions-reference#safe_prefix",
+    ),
 ]

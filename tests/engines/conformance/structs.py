@@ -84,4 +84,11 @@ CASES = [
         one(2),
         "query-syntax#unnest_operator",
     ),
+    # STRUCT equality: field by field, by position, names ignored
+    Case(
+        "SELECT STRUCT(3 AS a, 5.5 AS b) = STRUCT(3 AS c, 5.5 AS d),"
+        " STRUCT(1, NULL) = STRUCT(1, NULL), STRUCT(1, 2) != STRUCT(1, 3)",
+        one(True, None, True),
+        "operators#comparison_operators",
+    ),
 ]

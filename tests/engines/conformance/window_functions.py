@@ -1,7 +1,7 @@
 """Window and navigation functions (window-function-calls, numbering_functions,
 navigation_functions pages)."""
 
-from tests.engines.conformance.case import Case, column
+from tests.engines.conformance.case import Case, Fails, column
 
 N = "numbering_functions"
 NAV = "navigation_functions"
@@ -131,5 +131,16 @@ CASES = [
         "SELECT MAX(x) OVER () FROM UNNEST([1, 3, 2]) AS x ORDER BY x",
         column(3, 3, 3),
         "window-function-calls",
+    ),
+    Case(
+        "SELECT LAG(x, -1) OVER (ORDER BY x) FROM UNNEST([1, 2]) AS x",
+        Fails("must not be negative"),
+        f"{NAV}#lag",
+    ),
+    Case("SELECT NTILE(0) OVER () FROM UNNEST([1]) AS x", Fails("at least 1"), f"{N}#ntile"),
+    Case(
+        "SELECT COUNTIF(x > 0) OVER () FROM UNNEST([1, -1]) AS x",
+        column(1, 1),
+        "aggregate_functions#countif",
     ),
 ]
