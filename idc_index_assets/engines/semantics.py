@@ -21,7 +21,18 @@ the parsed tree (queries stay plain BigQuery SQL):
 - `ROUND(x, <INT64 expression>)` works;
 - `FORMAT` takes printf specifiers (DuckDB's printf, not its fmt-style format);
 - `CAST(<TIME/DATETIME/TIMESTAMP> AS STRING)` writes 0, 3 or 6 fractional digits; TIMESTAMP_MICROS,
-  _MILLIS, _SECONDS and PARSE_TIMESTAMP (with its time zone argument) give instants.
+  _MILLIS, _SECONDS and PARSE_TIMESTAMP (with its time zone argument) give instants;
+- INT, INTEGER, SMALLINT, TINYINT, BYTEINT and BIGINT are INT64; NUMERIC (DECIMAL) is
+  DECIMAL(38, 9) and written without trailing zeros; BIGNUMERIC is refused;
+- FLOAT64 NaN equals nothing and is neither less nor greater than anything, sorts first (after
+  NULL), and makes MIN, LEAST and GREATEST NaN; FLOAT64 arithmetic that overflows fails;
+- argument errors: LAG/LEAD's negative offset, NTH_VALUE's and NTILE's below 1, GENERATE_ARRAY's
+  step 0, LEFT/RIGHT/REPEAT/LPAD/RPAD's negative lengths and empty pattern; SAFE. makes them NULL;
+- STRUCT = STRUCT compares fields by position; COUNTIF over no row is 0; BYTES and STRING cast
+  as UTF-8 (invalid UTF-8 fails); EXTRACT(MILLISECOND/MICROSECOND) is the fraction of the second.
+
+Where a rewrite depends on a FLOAT64 and the tree does not tell an expression's type (a column),
+DuckDB's typeof() decides; DuckDB folds it when binding, so other types run as before.
 
 One rewrite is for speed, not results: an UNNEST joined to the source before it (`FROM t, UNNEST(t.a)
 AS x`, a chain of them, LEFT JOIN UNNEST) becomes a SELECT-list UNNEST, which DuckDB runs as a plain
@@ -829,7 +840,7 @@ def _int64_cast(node: exp.Expression) -> exp.Expression:
         isinstance(value, exp.Cast) and value.to.is_type(*exp.DataType.TEXT_TYPES)
     ):
         converted = from_string
-    elif isinstance(value, exp.Cast) and value.to.is_type(*exp.DataType.REAL_TYPES):
+    elif isinstance(value, exp.Cast) and value.to.is_type(*_FLOAT64):
         converted = from_float
     elif isinstance(value, exp.Literal) and value.is_int:
         return node
@@ -904,13 +915,20 @@ _TIME_TYPES = (
     exp.DataType.Type.TIMESTAMPTZ,
     exp.DataType.Type.DATETIME,
 )
+# BigQuery writes a NUMERIC without trailing fractional zeros ('1.5', '2'); DuckDB writes its
+# decimal's every digit of scale ('1.500000000').
+_STRING_FROM_NUMERIC = r"""
+CASE WHEN contains(__text__, '.') THEN rtrim(rtrim(__text__, '0'), '.') ELSE __text__ END
+"""
 _STRING_BY_TYPE = """
 CASE
   WHEN typeof(__value__) IN ('DOUBLE', 'FLOAT') THEN __from_float__
   WHEN typeof(__value__) IN ('TIME', 'TIMESTAMP', 'TIMESTAMP WITH TIME ZONE') THEN __from_time__
+  WHEN typeof(__value__) LIKE 'DECIMAL%' THEN __from_numeric__
   ELSE CAST(__value__ AS VARCHAR)
 END
 """
+_FLOAT64 = (exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT)
 
 
 def _to_string(node: exp.Expression) -> exp.Expression:
@@ -926,26 +944,34 @@ def _to_string(node: exp.Expression) -> exp.Expression:
         return node
     value = node.this
     is_float = _float_literal(value) or (
-        isinstance(value, exp.Cast) and value.to.is_type(*exp.DataType.REAL_TYPES)
+        isinstance(value, exp.Cast) and value.to.is_type(*_FLOAT64)
     )
     is_time = isinstance(value, exp.Cast) and value.to.is_type(*_TIME_TYPES)
+    is_numeric = isinstance(value, exp.Cast) and value.to.is_type(exp.DataType.Type.DECIMAL)
     known = isinstance(value, exp.Literal | exp.Cast) or (
         value.type and not value.type.is_type(exp.DataType.Type.UNKNOWN)
     )
-    if known and not (is_float or is_time):
+    if known and not (is_float or is_time or is_numeric):
         return node  # a literal or cast of another type
     as_text = exp.cast(value.copy(), exp.DataType.Type.VARCHAR)
     as_text.meta["duckdb_semantics"] = True
     from_time = _fill(_STRING_FROM_TIME, __text__=as_text)
     if is_time:
         return from_time
+    from_numeric = _fill(_STRING_FROM_NUMERIC, __text__=as_text)
+    if is_numeric:
+        return from_numeric
     as_float = exp.cast(value.copy(), exp.DataType.Type.DOUBLE)
     as_float.meta["duckdb_semantics"] = True
     from_float = _fill(_STRING_FROM_FLOAT, __float__=as_float)
     if is_float:
         return from_float
     return _fill(
-        _STRING_BY_TYPE, __value__=value, __from_float__=from_float, __from_time__=from_time
+        _STRING_BY_TYPE,
+        __value__=value,
+        __from_float__=from_float,
+        __from_time__=from_time,
+        __from_numeric__=from_numeric,
     )
 
 
@@ -1064,7 +1090,7 @@ def _float_kind(node: exp.Expression) -> bool | None:
     while isinstance(node, exp.Paren | exp.Neg):
         node = node.this
     if isinstance(node, exp.Cast):
-        return node.to.is_type(*exp.DataType.REAL_TYPES)
+        return node.to.is_type(*_FLOAT64)
     if isinstance(node, exp.Literal | exp.Null | exp.Boolean | exp.Struct | exp.Array):
         return False
     if isinstance(node, exp.ByteString | exp.DPipe | exp.Concat | exp.Predicate | exp.Not):
@@ -1137,6 +1163,20 @@ def _nan_order(node: exp.Expression) -> exp.Expression:
     order = node.parent
     if not isinstance(order, exp.Order) or node.arg_key != "expressions":
         return node
+    select = order.parent
+    if isinstance(select, exp.SetOperation) or (
+        isinstance(select, exp.Select) and select.args.get("distinct")
+    ):
+        return node  # DuckDB takes only output columns there
+    if isinstance(select, exp.Select) and isinstance(key, exp.Column) and not key.table:
+        # a name in a query's ORDER BY is its output's: inside an expression DuckDB would read
+        # it as a source column, so the output's expression stands in for it
+        for projection in select.expressions:
+            if projection.alias_or_name == key.name:
+                key = projection.this if isinstance(projection, exp.Alias) else projection
+                break
+        if not _may_be_float(key):
+            return node
     nan_first = _fill(
         "CASE WHEN __nan__ THEN 0 WHEN __k__ IS NOT NULL THEN 1 END",
         __nan__=_is_nan(key),
@@ -1374,6 +1414,17 @@ def _string_arguments(node: exp.Expression) -> exp.Expression:
     else:
         return node
     node.meta["duckdb_semantics"] = True
+    length = _constant_int(node.expression) if isinstance(node, exp.Left | exp.Right) else 0
+    if length is None or length >= 2**31:
+        # DuckDB's LEFT and RIGHT fail on a length beyond 2^32; no string is that long
+        node.set(
+            "expression",
+            exp.cast(
+                exp.func("least", node.expression.copy(), exp.Literal.number(2**31 - 1)),
+                exp.DataType.Type.BIGINT,
+            ),
+        )
+    arguments = [a for a in node.iter_expressions()]
     failures = []
     for argument, kind, message in checks:
         if argument is None:
@@ -1382,18 +1433,69 @@ def _string_arguments(node: exp.Expression) -> exp.Expression:
             value = _constant_int(argument)
             if value is not None and value >= 0:
                 continue
-            failures.append(exp.LT(this=argument.copy(), expression=exp.Literal.number(0)))
+            failed = exp.LT(this=argument.copy(), expression=exp.Literal.number(0))
         else:
             if isinstance(argument, exp.Literal) and argument.this:
                 continue
-            failures.append(
-                exp.EQ(this=exp.Length(this=argument.copy()), expression=exp.Literal.string(""))
-            )
-            failures[-1] = exp.EQ(this=argument.copy(), expression=exp.Literal.string(""))
-        failures[-1] = exp.If(this=failures[-1], true=_error(message))
+            failed = exp.EQ(this=argument.copy(), expression=exp.Literal.string(""))
+        # a NULL argument makes the result NULL before any argument is checked
+        present = [
+            exp.Not(this=exp.Is(this=a.copy(), expression=exp.Null()))
+            for a in arguments
+            if not (isinstance(a, exp.Literal) or a is argument)
+        ]
+        failures.append(exp.If(this=exp.and_(failed, *present), true=_error(message)))
     if not failures:
         return node
     return exp.Case(ifs=failures, default=node.copy())
+
+
+def _array_to_string(node: exp.Expression) -> exp.Expression:
+    """ARRAY_TO_STRING of a non-NULL array of only NULLs is '' (the NULLs are left out); DuckDB's
+    array_to_string gives NULL."""
+    if not isinstance(node, exp.ArrayToString) or node.meta.get("duckdb_semantics"):
+        return node
+    if node.args.get("null") is not None:
+        return node
+    node.meta["duckdb_semantics"] = True
+    present = (
+        exp.and_(
+            *(
+                exp.Not(this=exp.Is(this=a.copy(), expression=exp.Null()))
+                for a in (node.this, node.expression)
+                if a is not None and not isinstance(a, exp.Literal)
+            )
+        )
+        if not all(isinstance(a, exp.Literal) for a in (node.this, node.expression))
+        else exp.true()
+    )
+    empty = exp.Case(ifs=[exp.If(this=present, true=exp.Literal.string(""))])
+    return exp.Coalesce(this=node.copy(), expressions=[empty])
+
+
+def _nan_equality_forms(node: exp.Expression) -> exp.Expression:
+    """NULLIF(a, b) and `x IN (a, b, ...)` compare with `=`, so with NaN equal to nothing: they
+    become the CASE and the ORs of `=` that the NaN rewrite of comparisons then handles."""
+    if node.meta.get("duckdb_semantics"):
+        return node
+    if isinstance(node, exp.Nullif):
+        value, other = node.this, node.expression
+        if not (_may_be_float(value) and _may_be_float(other)):
+            return node
+        return exp.Case(
+            ifs=[exp.If(this=exp.EQ(this=value.copy(), expression=other.copy()), true=exp.null())],
+            default=value.copy(),
+        )
+    if isinstance(node, exp.In) and node.expressions and not node.args.get("query"):
+        value = node.this
+        if not (_may_be_float(value) and _may_be_float(*node.expressions)):
+            return node
+        return exp.paren(
+            exp.or_(
+                *(exp.EQ(this=value.copy(), expression=item.copy()) for item in node.expressions)
+            )
+        )
+    return node
 
 
 def _struct_side(*values: exp.Expression) -> int | None:
@@ -1563,6 +1665,8 @@ _BIGQUERY_SEMANTICS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _string_arguments,
     _countif,
     _extract_fraction,
+    _array_to_string,
+    _nan_equality_forms,
     _struct_equality,
     _nan_comparison,
     _nan_order,

@@ -66,4 +66,9 @@ CASES = [
     Case("SELECT ARRAY_LENGTH(SPLIT('', ','))", one(1), "string_functions#split"),
     Case("SELECT [1, 2][ORDINAL(3)]", Fails("out of bounds"), "operators#array_subscript_operator"),
     Case("SELECT GENERATE_ARRAY(1, 5, 0)", Fails("step cannot be 0"), f"{P}#generate_array"),
+    Case(
+        "SELECT ARRAY_TO_STRING([CAST(NULL AS STRING), NULL], '/')",
+        one(""),
+        f"{P}#array_to_string",
+    ),
 ]

@@ -221,4 +221,10 @@ CASES = [
         one(None, "€".encode(), "ab"),
         "conversion_functions#cast_bytes",
     ),
+    Case(
+        "SELECT CAST(NUMERIC '99999999999999999999999999999.999999999' AS STRING),"
+        " CAST(NUMERIC '2.50' AS STRING), CAST(NUMERIC '-3' AS STRING)",
+        one("99999999999999999999999999999.999999999", "2.5", "-3"),
+        AS_STRING,
+    ),
 ]

@@ -221,4 +221,9 @@ CASES = [
         one(True, True),
         f"{MATH}#least",
     ),
+    Case(
+        "SELECT IS_NAN(NULLIF(n, n)), n IN (n, 1.0), n NOT IN (n) FROM UNNEST([CAST('nan' AS FLOAT64)]) AS n",
+        one(True, False, True),
+        f"{OPS}#in_operators",
+    ),
 ]
