@@ -264,12 +264,7 @@ def outcome(sql: str, connection: duckdb.DuckDBPyConnection, reference) -> tuple
     except pa.ArrowException as error:  # a value the reference's Arrow conversion cannot hold
         return "reference cannot convert", str(error)
     else:
-        # BigQuery's result holds no NULL ARRAY: it comes out empty (the evaluator keeps NULL)
-        lists = [pa.types.is_list(field.type) for field in table.schema]
-        expected = [
-            tuple([] if is_list and v is None else v for v, is_list in zip(row, lists, strict=True))
-            for row in zip(*(column.to_pylist() for column in table.columns), strict=True)
-        ]
+        expected = [tuple(row.values()) for row in table.to_pylist()]
     try:
         actual = run_statement(connection, sql, _no_tables).fetchall()
         engine_error = None

@@ -205,7 +205,12 @@ CASES = [
         Fails("NUMERIC|Conversion|out of range"),
         "conversion_functions#cast_as_numeric",
     ),
-    Case("SELECT CAST(1 AS BIGNUMERIC)", Fails("BIGNUMERIC"), "data-types#decimal_types"),
+    Case(
+        "SELECT CAST(1 AS BIGNUMERIC)",
+        one(Decimal(1)),
+        "data-types#decimal_types",
+        xfail="BIGNUMERIC (76 digits) has no DuckDB type: refused with an error naming it",
+    ),
     Case(
         "SELECT SAFE_CAST('2.5' AS INT), CAST(2147483648 AS INTEGER), CAST(300 AS TINYINT),"
         " CAST(40000 AS SMALLINT), CAST(3000000000 AS BYTEINT), CAST(-1 AS BIGINT)",
