@@ -51,6 +51,7 @@ def build_index(
             sql=sql,
             release_version=release_version,
             idc_version=idc_version,
+            bloom_filters=spec.bloom_filters,
         )
     return BuildResult(written, release_version, run.metadata)
 

@@ -23,9 +23,14 @@ class Reference:
 
 @dataclass(frozen=True)
 class IndexSpec:
+    """An index. Its row order is its query's ORDER BY; `bloom_filters` are the columns looked up
+    by value that this order does not cluster (min/max statistics cannot skip their row groups),
+    given a Bloom filter per row group for range-reading clients (`layout`)."""
+
     name: str
     primary_key: tuple[str, ...]
     references: tuple[Reference, ...] = ()
+    bloom_filters: tuple[str, ...] = ()
 
     @cached_property
     def contract(self) -> IndexContract:
@@ -51,6 +56,8 @@ INDICES: tuple[IndexSpec, ...] = (
             Reference("collection_id", "collections_index", "collection_id"),
             Reference("analysis_result_id", "analysis_results_index", "analysis_result_id"),
         ),
+        # rows are in collection, patient, study, series order
+        bloom_filters=("StudyInstanceUID", "SeriesInstanceUID"),
     ),
     IndexSpec(
         "prior_versions_index",

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from idc_index_assets.indices.contract import (
     ContractMismatch,
@@ -26,6 +25,7 @@ from idc_index_assets.indices.contract import (
     conform_batch,
     target_schema,
 )
+from idc_index_assets.indices.layout import write_parquet_file
 from idc_index_assets.indices.queries import ColumnDoc
 from idc_index_assets.indices.store import ArtifactDirectory
 from idc_index_assets.indices.validation import (
@@ -44,14 +44,6 @@ from idc_index_assets.indices.validation import (
 
 # Publishing order: the parquet and its checksum last, so the newest pair is always consistent.
 _PUBLISH_ORDER = ("sql", "schema", "parquet", "sha256")
-
-# Parquet settings, chosen by measurement (benchmarks/bench_writer.py on idc_index of the idc-v25
-# sample; figures in benchmarks/README.md): zstd level 1 is as small as levels 3 to 12 and the
-# fastest; a row group per engine batch (64k rows: 16 at full size) is as small as larger ones;
-# a column whose values are mostly distinct in the first batch (keys, UUIDs, URLs) is written
-# without a dictionary, which would only add its own size (idc_index 6% smaller).
-COMPRESSION, COMPRESSION_LEVEL = "zstd", 1
-DISTINCT_SHARE_WITHOUT_DICTIONARY = 0.5
 
 
 class ArtifactValidationError(RuntimeError):
@@ -104,43 +96,16 @@ class _HashingWriter:
             self.closed = True
 
 
-def _write_parquet(sink: _HashingWriter, schema: pa.Schema, batches: pa.RecordBatchReader) -> int:
-    """Stream the batches into Parquet, one row group each; returns the rows written. Which
-    columns get a dictionary is decided on the first batch."""
-    writer, rows = None, 0
-    try:
-        for batch in batches:
-            batch = conform_batch(batch, schema)
-            if writer is None:
-                writer = _parquet_writer(sink, schema, _dictionary_columns(batch))
-            writer.write_batch(batch)
-            rows += batch.num_rows
-        if writer is None:  # no rows: a file with the schema only
-            writer = _parquet_writer(sink, schema, True)
-    finally:
-        if writer is not None:
-            writer.close()
-    return rows
-
-
-def _parquet_writer(sink, schema: pa.Schema, dictionary: bool | list[str]) -> pq.ParquetWriter:
-    return pq.ParquetWriter(
-        sink,
-        schema,
-        compression=COMPRESSION,
-        compression_level=COMPRESSION_LEVEL,
-        use_dictionary=dictionary,
-    )
-
-
-def _dictionary_columns(batch: pa.RecordBatch) -> list[str]:
-    """The columns worth a dictionary: all but the flat ones whose values are mostly distinct."""
-    return [
-        field.name
-        for field, column in zip(batch.schema, batch.columns, strict=True)
-        if pa.types.is_nested(field.type)
-        or len(column.unique()) <= len(column) * DISTINCT_SHARE_WITHOUT_DICTIONARY
-    ]
+def _write_parquet(
+    sink: _HashingWriter,
+    schema: pa.Schema,
+    batches: pa.RecordBatchReader,
+    bloom_filters: tuple[str, ...],
+) -> int:
+    """Stream the batches, conformed to the schema, into Parquet laid out by `layout`; returns
+    the rows written."""
+    conformed = (conform_batch(batch, schema) for batch in batches)
+    return write_parquet_file(sink, schema, conformed, bloom_filters=bloom_filters)
 
 
 def write_index(
@@ -153,7 +118,11 @@ def write_index(
     sql: str,
     release_version: str,
     idc_version: int,
+    bloom_filters: tuple[str, ...] = (),
 ) -> WrittenIndex:
+    """Write, validate and move into place the index's four files (see the module docstring);
+    `bloom_filters` names the columns whose row groups carry a Bloom filter (`layout`). Raises
+    ArtifactValidationError, keeping the previous files, when the new ones fail a check."""
     name = contract.name
     result_names = batches.schema.names
     if result_names != contract.column_names:
@@ -180,7 +149,7 @@ def write_index(
         sink = _HashingWriter(staging.open_output(files["parquet"]))
         rows = 0
         try:
-            rows = _write_parquet(sink, schema, batches)
+            rows = _write_parquet(sink, schema, batches, bloom_filters)
         except ContractMismatch as error:
             raise ArtifactValidationError(name, {CONTRACT_CHECK: [str(error)]}) from error
         finally:
