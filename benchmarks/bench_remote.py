@@ -22,7 +22,8 @@ prior_versions_index with pandas). Keys are picked from each file itself (not co
 
 It needs a Python with the readers: `duckdb` with its `httpfs` extension (offline:
 `pip install duckdb==1.5.5 duckdb-extension-httpfs==1.5.5`), `pyarrow`, `pandas`, `fsspec`,
-`aiohttp`. Tables go to stdout and `benchmarks/results/bench_remote.md`.
+`aiohttp`. pandas runs twice: with fsspec's defaults (a 5 MB read-ahead past every read) and with
+`storage_options={"cache_type": "none"}` ("no read-ahead"). Tables go to stdout and `benchmarks/results/bench_remote.md`.
 """
 
 from __future__ import annotations
@@ -181,12 +182,14 @@ def run_duckdb(load_httpfs, sql: str) -> int:
         connection.close()
 
 
-def run_pandas(url: str, **kwargs) -> int:
+def run_pandas(url: str, read_ahead: bool = True, **kwargs) -> int:
     import fsspec
     import pandas as pd
 
-    # a fresh filesystem: no cached sizes or blocks from the previous query
-    filesystem = fsspec.filesystem("http", skip_instance_cache=True)
+    # a fresh filesystem: no cached sizes or blocks from the previous query; fsspec's default
+    # cache reads ahead a 5 MB block past every read, cache_type="none" fetches what is asked
+    options = {} if read_ahead else {"cache_type": "none"}
+    filesystem = fsspec.filesystem("http", skip_instance_cache=True, **options)
     return len(pd.read_parquet(url, filesystem=filesystem, **kwargs))
 
 
@@ -300,6 +303,7 @@ def relayout(source: Path, target: Path, name: str) -> None:
 
 # --- the run -------------------------------------------------------------------------------------
 
+READERS = ("duckdb", "pandas", "pandas, no read-ahead")
 TITLES = {
     "published": "published 25.0.5",
     "relaid": "published rows, project layout",
@@ -330,7 +334,8 @@ class Bench:
         if reader == "duckdb":
             sql = query.duckdb.format(url=_quote(url))
             return self.measure(lambda: run_duckdb(self.load_httpfs, sql))
-        return self.measure(lambda: run_pandas(url, **query.pandas))
+        read_ahead = reader == "pandas"
+        return self.measure(lambda: run_pandas(url, read_ahead, **query.pandas))
 
 
 def _kind(query: Query) -> str:
@@ -358,7 +363,7 @@ def index_table(bench: Bench, name: str, variants: dict[str, Path]) -> list[str]
     ]
     found = {label: queries_for(variants[label] / f"{name}.parquet") for label in present}
     for query in found[present[0]]:
-        for reader in ("duckdb", "pandas"):
+        for reader in READERS:
             cells, title = [], query.name
             for label in present:
                 mine = [q for q in found[label] if _kind(q) == _kind(query)]
