@@ -5,8 +5,9 @@ chunks of the row groups its filter cannot exclude.
 
 Rows arrive sorted by the index's query (its ORDER BY: collection, patient, study, series for
 idc_index), so a collection, patient or study is a contiguous run that min/max statistics isolate.
-Row groups are small enough that one row group is a small fetch, and the UID columns, which the
-sort order cannot cluster, carry Bloom filters that DuckDB checks before reading a row group.
+Row groups are small enough that one row group is a small fetch, and columns looked up by value
+that the order cannot cluster (idc_index's SeriesInstanceUID) carry Bloom filters that DuckDB
+checks before reading a row group.
 Settings chosen by measurement: benchmarks/bench_remote.py and bench_writer.py, figures in
 benchmarks/README.md. pyarrow only, so that benchmarks can write files the same way.
 """
@@ -28,7 +29,9 @@ DISTINCT_SHARE_WITHOUT_DICTIONARY = 0.5
 # 74 MB; the footer grows by about 4 KB per row group (0.27 MB for idc_index's 64).
 ROW_GROUP_ROWS = 16 * 1024
 # A Bloom filter per row group and declared column (`IndexSpec.bloom_filters`), sized for
-# ROW_GROUP_ROWS distinct values: 16 KB each at 5%; 1% doubles them for few fewer false hits.
+# ROW_GROUP_ROWS distinct values: 16 KB each at 5% (pyarrow rounds up to a power of two, so the
+# real rate is lower); 1% doubles them (32 KB) and saved a DuckDB series lookup only 0.3 MB.
+# DuckDB consults them only on columns that also have min/max statistics: keep those.
 BLOOM_FILTER_FPP = 0.05
 # No page index: neither DuckDB nor pyarrow uses it to skip pages (pyarrow's writer says so).
 

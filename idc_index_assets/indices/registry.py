@@ -56,8 +56,10 @@ INDICES: tuple[IndexSpec, ...] = (
             Reference("collection_id", "collections_index", "collection_id"),
             Reference("analysis_result_id", "analysis_results_index", "analysis_result_id"),
         ),
-        # rows are in collection, patient, study, series order
-        bloom_filters=("StudyInstanceUID", "SeriesInstanceUID"),
+        # rows are in collection, patient, study, series order; a Bloom filter on the series
+        # (1 MB of idc_index's real content) keeps the file no larger than the published one,
+        # one on StudyInstanceUID as well would not (docs/remote-reads.md)
+        bloom_filters=("SeriesInstanceUID",),
     ),
     IndexSpec(
         "prior_versions_index",
