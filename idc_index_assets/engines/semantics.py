@@ -676,11 +676,12 @@ def _dates(node: exp.Expression) -> exp.Expression:
 
 
 # BigQuery's mathematical functions fail outside their domain; DuckDB's give NaN.
+# (Of ±inf, ACOS, ASIN and LN give NaN, as in BigQuery; SQRT(-inf) fails.)
 _DOMAIN = {
     exp.Sqrt: ("__x__ < 0", "Argument to SQRT cannot be negative"),
-    exp.Ln: ("__x__ < 0", "Argument to LN cannot be negative"),
-    exp.Acos: ("abs(__x__) > 1", "ACOS is undefined outside [-1, 1]"),
-    exp.Asin: ("abs(__x__) > 1", "ASIN is undefined outside [-1, 1]"),
+    exp.Ln: ("__x__ < 0 AND isfinite(__x__)", "Argument to LN cannot be negative"),
+    exp.Acos: ("abs(__x__) > 1 AND isfinite(__x__)", "ACOS is undefined outside [-1, 1]"),
+    exp.Asin: ("abs(__x__) > 1 AND isfinite(__x__)", "ASIN is undefined outside [-1, 1]"),
 }
 
 
@@ -691,7 +692,7 @@ def _math_domain(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Log):
         value, (condition, message) = (
             node.expression,
-            ("__x__ < 0", "Argument to LOG cannot be negative"),
+            ("__x__ < 0 AND isfinite(__x__)", "Argument to LOG cannot be negative"),
         )
     elif type(node) in _DOMAIN:
         value, (condition, message) = node.this, _DOMAIN[type(node)]
@@ -1498,6 +1499,31 @@ def _nan_equality_forms(node: exp.Expression) -> exp.Expression:
     return node
 
 
+_DATE_ARITHMETIC = (
+    exp.DateAdd,
+    exp.DateSub,
+    exp.TimestampAdd,
+    exp.TimestampSub,
+    exp.DatetimeAdd,
+    exp.DatetimeSub,
+)
+
+
+def _date_range(node: exp.Expression) -> exp.Expression:
+    """DATE_ADD, DATE_SUB, DATETIME_ADD/SUB and TIMESTAMP_ADD/SUB fail past BigQuery's range of
+    dates, 0001-01-01 to 9999-12-31 (DuckDB's dates go on)."""
+    if not isinstance(node, _DATE_ARITHMETIC) or node.meta.get("range_checked"):
+        return node
+    node.meta["range_checked"] = True
+    message = f"{node.sql('bigquery')} causes overflow (outside 0001-01-01 to 9999-12-31)"
+    message = message.replace("'", "''")
+    return _fill(
+        f"CASE WHEN year(CAST(__r__ AS DATE)) NOT BETWEEN 1 AND 9999 THEN {_failure(node, message)} "
+        "ELSE __r__ END",
+        __r__=node,
+    )
+
+
 def _struct_side(*values: exp.Expression) -> int | None:
     """The number of fields of a STRUCT literal among the values (None: none is one)."""
     for value in values:
@@ -1666,6 +1692,7 @@ _BIGQUERY_SEMANTICS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _countif,
     _extract_fraction,
     _array_to_string,
+    _date_range,
     _nan_equality_forms,
     _struct_equality,
     _nan_comparison,

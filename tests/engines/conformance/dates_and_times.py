@@ -3,7 +3,7 @@ timestamp_functions pages)."""
 
 import datetime
 
-from tests.engines.conformance.case import Case, one
+from tests.engines.conformance.case import Case, Fails, one
 
 D = "date_functions"
 T = "timestamp_functions"
@@ -200,5 +200,16 @@ CASES = [
         " EXTRACT(MICROSECOND FROM DATETIME '2020-01-01 12:34:56.789123')",
         one(789, 789123),
         "time_functions#extract",
+    ),
+    Case("SELECT DATE_ADD(DATE '9999-12-31', INTERVAL 1 DAY)", Fails("overflow"), f"{D}#date_add"),
+    Case(
+        "SELECT TIMESTAMP_SUB(TIMESTAMP '0001-01-01 00:00:00+00', INTERVAL 1 MICROSECOND)",
+        Fails("overflow"),
+        f"{T}#timestamp_sub",
+    ),
+    Case(
+        "SELECT SAFE.DATE_ADD(DATE '9999-12-31', INTERVAL 1 DAY)",
+        one(None),
+        "functions-reference#safe_prefix",
     ),
 ]

@@ -226,4 +226,9 @@ CASES = [
         one(True, False, True),
         f"{OPS}#in_operators",
     ),
+    Case(
+        "SELECT IS_NAN(ACOS(x)), IS_NAN(ASIN(-x)), IS_NAN(LN(-x)) FROM UNNEST([CAST('inf' AS FLOAT64)]) AS x",
+        one(True, True, True),
+        f"{MATH}#acos",
+    ),
 ]
