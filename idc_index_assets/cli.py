@@ -687,7 +687,9 @@ class _Outcome:
         )
 
     def say(self, line: str) -> None:
-        self.bar.write(line, file=self.console)
+        from idc_index_assets.failures import redact
+
+        self.bar.write(redact(line), file=self.console)
 
     def see(self, event) -> None:
         step, kind = event.step_key, event.event_type_value
