@@ -510,10 +510,14 @@ def _process_gone(tag: str) -> bool:
 
 
 def fail_dead_runs(instance) -> list[str]:
-    """Mark failed every unfinished command-line run whose process is gone (killed, or its
-    machine restarted), so that it holds no IDC version's slot in the run queue; one line for
-    each. Runs the daemon launches are watched by the instance's run monitoring instead."""
-    from dagster import DagsterRunStatus, RunsFilter
+    """Mark failed every unfinished run whose process is gone (killed, or its machine restarted),
+    so that it holds no IDC version's slot in the run queue; one line for each. A command-line
+    run names its process (PROCESS_TAG); in a local instance (SQLite storage in DAGSTER_HOME,
+    runs on this machine) a run started otherwise (the UI's `dagster dev`, a script) is known by
+    the process that reported its start, and is failed only when no process has that pid any
+    more. Runs of a production instance are watched by its run monitoring instead."""
+    from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
+    from dagster._core.storage.runs import SqliteRunStorage
 
     unfinished = [
         DagsterRunStatus.NOT_STARTED,
@@ -521,13 +525,25 @@ def fail_dead_runs(instance) -> list[str]:
         DagsterRunStatus.STARTED,
         DagsterRunStatus.CANCELING,
     ]
+    local = isinstance(instance.run_storage, SqliteRunStorage)
     lines = []
     for run in instance.get_runs(RunsFilter(statuses=unfinished)):
         tag = run.tags.get(PROCESS_TAG)
-        if tag and _process_gone(tag):
+        if tag:
+            gone, process = _process_gone(tag), f"the command-line process that ran it ({tag})"
+        elif local and run.status == DagsterRunStatus.STARTED:
+            started = instance.get_records_for_run(
+                run.run_id, of_type=DagsterEventType.RUN_START, limit=1
+            ).records
+            pid = started[0].event_log_entry.dagster_event.pid if started else None
+            gone = pid is not None and not Path(f"/proc/{pid}").exists()
+            process = f"the process that ran it (pid {pid})"
+        else:
+            continue
+        if gone:
             message = (
-                f"the command-line process that ran it ({tag}) is gone (killed?); "
-                "marked failed so that the run queue does not wait for it"
+                f"{process} is gone (killed?); marked failed so that the run queue does not "
+                "wait for it"
             )
             instance.report_run_failed(run, message)
             lines.append(f"run {run.run_id} ({run.job_name}): {message}")

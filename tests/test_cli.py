@@ -498,3 +498,40 @@ def test_a_damaged_source_parquet_is_named_by_build_and_check_source(
     assert main(["check-source"]) == 1
     out, err = capsys.readouterr()
     assert named in out and "Traceback" not in out + err, out + err
+
+
+@pytest.mark.slow
+def test_a_killed_run_started_elsewhere_is_marked_failed_by_the_next_command(environment, capsys):
+    """A run of the local instance started outside the command line (as `dagster dev` launches
+    one: another process, no tag of ours) and killed with SIGKILL: the next command finds that
+    the process that reported its start is gone, marks the run failed, and runs."""
+    import signal
+    import time
+
+    from dagster import DagsterRunStatus
+
+    main(["build", "--select", "version_metadata_index", "--idc-version", "1"])  # the home
+    capsys.readouterr()
+    script = (
+        "from dagster import AssetKey, DagsterInstance\n"
+        "from idc_index_assets.definitions import defs\n"
+        "defs.resolve_job_def('build_indices').execute_in_process(\n"
+        f"    instance=DagsterInstance.get(), partition_key='{SAMPLE_VERSIONS}',\n"
+        "    asset_selection=[AssetKey('idc_index')])\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    staging = environment / "artifacts" / str(SAMPLE_VERSIONS) / ".staging"
+    deadline = time.monotonic() + 180
+    while not staging.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert staging.exists(), "the run never started (or ended before it could be killed)"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    instance = DagsterInstance.get()
+    (killed,) = [r for r in instance.get_runs() if r.status == DagsterRunStatus.STARTED]
+    assert main(["build", "--select", "version_metadata_index"]) == 0
+    err = capsys.readouterr().err
+    assert f"run {killed.run_id} (build_indices): the process that ran it (pid " in err
+    assert instance.get_run_by_id(killed.run_id).status == DagsterRunStatus.FAILURE
