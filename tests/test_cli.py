@@ -468,7 +468,7 @@ def test_a_bad_duckdb_memory_limit_is_named(environment, monkeypatch, capsys):
     monkeypatch.setenv("IDC_DUCKDB_MEMORY_LIMIT", "lots")
     assert main(["build", "--select", "version_metadata_index"]) != 0
     err = capsys.readouterr().err
-    assert "IDC_DUCKDB_MEMORY_LIMIT 'lots' is not a memory size DuckDB takes" in err
+    assert "IDC_DUCKDB_MEMORY_LIMIT" in err and "'lots'" in err, err
     assert "Traceback" not in err
     assert not (environment / "artifacts").exists()
 

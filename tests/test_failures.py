@@ -190,3 +190,13 @@ def test_a_bad_partition_key_fails_the_first_step_at_once_naming_it(
         f"IDC version must be a positive integer without leading zeros (1, 2, ... 25), got {key!r}"
     )
     assert not (tmp_path / "artifacts").exists()
+
+
+def test_a_memory_limit_duckdb_does_not_take_is_refused_naming_the_setting():
+    """Where no earlier check ran (a run launched from the UI): the engine's setting is refused
+    by DuckDB's own parser, naming it."""
+    from idc_index_assets.settings import duckdb_memory_limit
+
+    assert duckdb_memory_limit(" 512MiB ") == "512MiB"
+    with pytest.raises(ValueError, match=r"IDC_DUCKDB_MEMORY_LIMIT '8XB' is not a memory size"):
+        duckdb_memory_limit("8XB")
