@@ -1,13 +1,14 @@
 """How a run executes its steps (IDC_EXECUTOR).
 
-- empty (the default, a laptop or one VM): Dagster's `multi_or_in_process_executor`, but in its
-  multiprocess mode the step processes start from a forkserver that has imported this code
-  location once (`preload_modules`), one step per core at a time. Dagster's own default spawns a fresh
-  Python interpreter per step, which imports dagster, duckdb, pyarrow and the definitions again:
-  seconds per step, for steps that mostly take under a second on the sample. Runs launched from
-  the UI, a backfill, `dg launch` or a schedule therefore take about as long as the command line
-  (which runs its steps in its own process: `in_process`). The mode is still chosen per run
-  (`execution: config: in_process: {}` in the launchpad).
+- empty (the default, a laptop or one VM): Dagster's `multi_or_in_process_executor` with
+  `in_process` as its default: every step in the run's own process, as the command line runs
+  them. Dagster's own default spawns a fresh Python interpreter per step, which imports dagster,
+  duckdb, pyarrow and the definitions again (seconds of CPU per step, for steps that mostly take
+  about a second on the sample); so a run launched from the UI, a backfill, `dg launch` or a
+  schedule took many times the command line's time. The multiprocess mode stays available per
+  run (launchpad: `execution: config: multiprocess: {start_method: {forkserver:
+  {preload_modules: [idc_index_assets.definitions]}}}` forks steps from a preloaded forkserver,
+  one per core at a time): measured on a loaded 2-core machine, it was slower than in_process.
 - `k8s`: a Kubernetes pod per step (dagster-k8s's `k8s_job_executor`, the `production` extra).
 """
 
@@ -15,30 +16,17 @@ import os
 
 from dagster import ExecutorDefinition, Field, Selector, multi_or_in_process_executor
 
-from idc_index_assets import settings
-
-DEFINITIONS_MODULE = "idc_index_assets.definitions"
-
-
-def local_default() -> dict:
-    """The local executor's default config: forked steps, one per core at a time (what the
-    default DuckDB memory limit, a share of the machine per core, assumes)."""
-    return {
-        "multiprocess": {
-            "max_concurrent": settings.machine_cores(),
-            "start_method": {"forkserver": {"preload_modules": [DEFINITIONS_MODULE]}},
-        }
-    }
+LOCAL_DEFAULT = {"in_process": {}}
 
 
 def local_executor() -> ExecutorDefinition:
-    """Dagster's default executor (same name, same config) with `local_default()` as default."""
+    """Dagster's default executor (same name, same config) with LOCAL_DEFAULT as its default."""
     modes = multi_or_in_process_executor.config_schema.as_field().config_type.fields
     return multi_or_in_process_executor.configured(
         lambda config: config,
-        config_schema=Field(Selector(dict(modes)), default_value=local_default()),
-        description="Steps in processes forked from a forkserver that preloaded the code "
-        "location, one per core at a time (or in the run's own process: in_process).",
+        config_schema=Field(Selector(dict(modes)), default_value=LOCAL_DEFAULT),
+        description="Steps in the run's own process by default (in_process), or in processes "
+        "of their own (multiprocess; a forkserver start method avoids importing per step).",
     )
 
 
