@@ -16,6 +16,8 @@ import os
 
 from dagster import ExecutorDefinition, Field, Selector, multi_or_in_process_executor
 
+from idc_index_assets import settings
+
 LOCAL_DEFAULT = {"in_process": {}}
 
 
