@@ -1,5 +1,6 @@
 """How local runs execute: every step in the run's own process unless a run asks otherwise, and a
-build of one IDC version in 20 steps (19 indices, then one step for every references check)."""
+build of one IDC version in one step per index, one for every references check and one that
+observes the source tables."""
 
 from dagster._core.execution.api import create_execution_plan
 
@@ -14,10 +15,11 @@ def test_local_runs_execute_in_process_by_default_and_multiprocess_on_request():
     job = defs.resolve_job_def("build_indices")
     forked = {"multiprocess": {"start_method": {"forkserver": {}}, "max_concurrent": 2}}
     plan = create_execution_plan(job, run_config={"execution": {"config": forked}})
-    assert len(plan.step_keys_to_execute) == len(RELEASED_INDICES) + 1
+    assert len(plan.step_keys_to_execute) == len(RELEASED_INDICES) + 2
 
 
 def test_a_build_is_one_step_per_index_and_one_for_the_references_checks():
     plan = create_execution_plan(defs.resolve_job_def("build_indices"))
     steps = set(plan.step_keys_to_execute)
-    assert steps == {spec.name for spec in RELEASED_INDICES} | {"references"}
+    indices = {spec.name for spec in RELEASED_INDICES}
+    assert steps == indices | {"references", "idc_source_tables"}
