@@ -34,15 +34,17 @@ from __future__ import annotations
 import ctypes
 import datetime as dt
 import decimal
+import functools
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
 ZETASQL_VERSION = "0.1.5"
 
@@ -203,6 +205,7 @@ class ReferenceEngine:
             language_options=self.language,
             default_timezone="UTC",
             error_message_mode=options_pb2.ERROR_MESSAGE_ONE_LINE,
+            prune_unused_columns=True,
         )
 
     # -- catalog --------------------------------------------------------------------------
@@ -372,17 +375,15 @@ class ReferenceEngine:
     def _value(self, python, zeta_type):
         return self._encoder(zeta_type)(python)
 
-    def _content(self, table: pa.Table, catalog_table):
-        content = self._service.TableContent()
+    def _fill_content(self, content, table: pa.Table, catalog_table) -> None:
         data = content.table_data
         data.SetInParent()
-        columns = [
-            [self._encoder(column.type)(v) for v in table.column(i).to_pylist()]
-            for i, column in enumerate(catalog_table.column)
-        ]
+        columns = []
+        for column in catalog_table.column:
+            encode = self._encoder(column.type)
+            columns.append([encode(v) for v in table.column(column.name).to_pylist()])
         Row = self._service.TableData.Row
         data.row.extend([Row(cell=cells) for cells in zip(*columns, strict=True)])
-        return content
 
     # -- statements -----------------------------------------------------------------------
 
@@ -421,12 +422,19 @@ class ReferenceEngine:
         names them, e.g. "bigquery-public-data.idc_v3.dicom_all" for that backquoted path), with
         `constants` as named values (a script's variables). Raises `ReferenceError`."""
         tables = dict(tables or {})
-        catalog = self._catalog({name: t.schema for name, t in tables.items()}, constants or {})
+        constants = constants or {}
+        # Only the columns the statement reads are loaded: converting values is the slow part.
+        read = self._columns_read(sql, {name: t.schema for name, t in tables.items()}, constants)
+        tables = {
+            name: table.select(read.get(name) or table.column_names[:1])
+            for name, table in tables.items()
+        }
+        catalog = self._catalog({name: t.schema for name, t in tables.items()}, constants)
         request = self._service.PrepareQueryRequest(
             sql=sql, options=self.analyzer_options, simple_catalog=catalog
         )
         for table, columns in zip(tables.values(), catalog.table, strict=True):
-            request.table_content[columns.name].CopyFrom(self._content(table, columns))
+            self._fill_content(request.table_content[columns.name], table, columns)
         try:
             prepared = self._wasm.call(
                 "PrepareQuery", request, self._service.PrepareQueryResponse
@@ -451,6 +459,83 @@ class ReferenceEngine:
             for i, (field, decode) in enumerate(zip(fields, decoders, strict=True))
         ]
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+    def run_script(self, sql: str, tables: Mapping[str, pa.Table] | None = None) -> pa.Table:
+        """The result of a BigQuery script of the subset `engines.scripting` accepts (DECLARE,
+        SET, EXECUTE IMMEDIATE, CREATE TEMP TABLE, a final SELECT), run here statement by
+        statement: each variable's value is computed by the reference and passed to later
+        statements as a named constant, each temporary table as a table. Unlike BigQuery, a
+        variable holding a NULL ARRAY holds an empty one (values pass through a result)."""
+        from idc_index_assets.engines.scripting import parse_script
+
+        return self._script(parse_script(sql), dict(tables or {}), {}, {})
+
+    def _script(self, statements, tables: dict, constants: dict, declared: dict) -> pa.Table:
+        from idc_index_assets.engines.scripting import Kind, parse_script
+
+        result = None
+        for statement in statements:
+            tree = statement.tree
+            if statement.kind is Kind.DECLARE:
+                for item in tree.expressions:
+                    kind, default = item.args.get("kind"), item.args.get("default")
+                    for name in item.this:
+                        declared[name.name.lower()] = kind
+                        constants[name.name] = self._variable(default, kind, tables, constants)
+            elif statement.kind is Kind.SET:
+                target, value = tree.expressions[0].this.this, tree.expressions[0].this.expression
+                if isinstance(target, exp.Tuple):  # SET (a, b) = (SELECT AS STRUCT x, y)
+                    row = self.run(value.this.sql(dialect="bigquery"), tables, constants)
+                    for position, column in enumerate(target.expressions):
+                        field = row.column(0).combine_chunks().field(position)[0]
+                        kind = declared.get(column.name.lower())
+                        constants[column.name] = self._variable(
+                            None, kind, tables, {**constants, "_field": field}, "_field"
+                        )
+                else:
+                    kind = declared.get(target.name.lower())
+                    constants[target.name] = self._variable(value, kind, tables, constants)
+            elif statement.kind is Kind.EXECUTE_IMMEDIATE:
+                text = self._variable(tree, None, tables, constants).as_py()
+                result = self._script(parse_script(text), tables, constants, declared)
+            elif statement.kind is Kind.CREATE_TEMP_TABLE:
+                select = tree.expression.sql(dialect="bigquery")
+                tables[tree.this.name] = self.run(select, tables, constants)
+            else:
+                result = self.run(statement.text, tables, constants)
+        return result
+
+    def _variable(self, value, kind, tables, constants, name: str | None = None) -> pa.Scalar:
+        """A script variable's value: `value` (a sqlglot expression, None for NULL) as the
+        declared `kind`, evaluated by the reference."""
+        text = name or (value.sql(dialect="bigquery") if value else "NULL")
+        if kind is not None:
+            text = f"CAST({text} AS {kind.sql(dialect='bigquery')})"
+        return self.run(f"SELECT {text} AS v", tables, constants).column(0)[0]
+
+    def _columns_read(
+        self, sql: str, schemas: Mapping[str, pa.Schema], constants: Mapping[str, Any]
+    ) -> dict[str, list[str]]:
+        """The columns of each table that the statement reads (its resolved table scans)."""
+        catalog = self._catalog(schemas, constants)
+        try:
+            response = self._wasm.call(
+                "Analyze",
+                self._service.AnalyzeRequest(
+                    options=self.analyzer_options, simple_catalog=catalog, sql_statement=sql
+                ),
+                self._service.AnalyzeResponse,
+            )
+        except _ServiceError as error:
+            raise ReferenceError(str(error), "analysis") from None
+        read: dict[str, set[int]] = {}
+        for scan in _table_scans(response.resolved_statement):
+            read.setdefault(scan.table.name, set()).update(scan.column_index_list)
+        return {
+            name: [schemas[name].names[i] for i in sorted(indices)]
+            for name, indices in read.items()
+            if name in schemas
+        }
 
     def _unprepare(self, prepared_query_id: int) -> None:
         from google.protobuf import empty_pb2
@@ -572,6 +657,20 @@ class ReferenceEngine:
         raise TypeError(f"no conversion for BigQuery {t.TypeKind.Name(kind)}")
 
 
+def _table_scans(message):
+    """Every ResolvedTableScan in a resolved AST."""
+    if type(message).__name__ == "ResolvedTableScanProto":
+        yield message
+        return
+    for _, value in message.ListFields():
+        if hasattr(value, "ListFields"):
+            yield from _table_scans(value)
+        elif isinstance(value, Sequence) and not isinstance(value, str | bytes):
+            for item in value:
+                if hasattr(item, "ListFields"):
+                    yield from _table_scans(item)
+
+
 def _written_array(values: list) -> list:
     """An ARRAY as BigQuery writes it into a query result: NULL becomes an empty array, a NULL
     element is an error (arrays page, "NULL and empty arrays"; ARRAY_AGG)."""
@@ -604,3 +703,14 @@ def _scaled_bytes(value: decimal.Decimal | int | float, scale: int) -> bytes:
     little-endian, as few bytes as hold it."""
     scaled = int(decimal.Decimal(value).scaleb(scale))
     return scaled.to_bytes((scaled.bit_length() + 8) // 8 or 1, "little", signed=True)
+
+
+@functools.cache
+def shared_engine() -> ReferenceEngine | None:
+    """The process's one reference engine, or None where the `zetasql` package (the `reference`
+    extra) is not installed."""
+    try:
+        import zetasql  # noqa: F401
+    except ImportError:
+        return None
+    return ReferenceEngine()

@@ -21,6 +21,7 @@ from functools import cached_property
 from pathlib import Path
 
 import jinja2
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.bigquery import BigQuery
@@ -29,11 +30,14 @@ from idc_index_assets.engines.scripting import (
     Kind,
     ScriptError,
     Statement,
+    is_script,
     parse_script,
     temp_table_names,
 )
 from idc_index_assets.engines.semantics import bigquery_refusals
+from idc_index_assets.indices.contract import bigquery_type, index_contract, parse_arrow_type
 from idc_index_assets.settings import parse_idc_version
+from idc_index_assets.sources.contract import source_tables as contract_tables
 from idc_index_assets.sources.contract import sql_schema
 from idc_index_assets.sources.tables import SOURCE_PROJECT, SourceTable
 
@@ -263,4 +267,64 @@ def load_query(name: str, queries_dir: Path | None = None) -> IndexQuery:
     # SQL that BigQuery would reject must not pass here because DuckDB runs it.
     for line, message in query.refusals():
         raise QueryDefinitionError(f"{path}:{line or 1}: BigQuery refuses {message}")
+    analyze_with_reference(query)
     return query
+
+
+def analyze_with_reference(query: IndexQuery) -> None:
+    """BigQuery's own analysis of the query (ZetaSQL's analyzer, `engines.reference`) against the
+    source contract's tables: what BigQuery rejects fails here with its message, line and column,
+    and each output column's type must be the published contract's (the column is named).
+    Skipped where the `reference` extra (zetasql) is not installed; so is a script (its
+    variables' values exist only when it runs)."""
+    from idc_index_assets.engines.reference import ReferenceError, shared_engine
+
+    engine = shared_engine()
+    if engine is None or is_script(query._script):
+        return
+    tables = {
+        name.replace("idc_vNN", "idc_v1"): schema for name, schema in contract_tables().items()
+    }
+    for upstream in query.upstream_indices:
+        tables[upstream] = _published_schema(upstream)
+    try:
+        analyzed = engine.analyze(query.render(1), tables)
+    except ReferenceError as error:
+        where = f"{error.line}:{error.column}" if error.line else "1"
+        message = re.sub(r" \[at \d+:\d+\]$", "", error.message)
+        raise QueryDefinitionError(f"{query.path}:{where}: BigQuery refuses: {message}") from None
+    try:
+        contract = index_contract(query.name)
+    except KeyError:
+        return  # a query without a published contract (gdc_idc_studies)
+    expected = {column.name: (column.type, column.mode) for column in contract.columns}
+    for field in analyzed:
+        found = bigquery_type(field.type)
+        if field.name in expected and _same_type(found, expected[field.name]):
+            continue
+        raise QueryDefinitionError(
+            f"{query.path}: column {field.name} is {' '.join(found)} in BigQuery's analysis, "
+            f"the published contract has "
+            f"{' '.join(expected[field.name]) if field.name in expected else 'no such column'}"
+        )
+
+
+# BigQuery schema files write INTEGER/FLOAT/BOOLEAN; the contract may spell them either way.
+_TYPE_NAMES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN", "STRUCT": "RECORD"}
+
+
+def _same_type(found: tuple[str, str], expected: tuple[str, str]) -> bool:
+    return tuple(_TYPE_NAMES.get(x, x) for x in found) == tuple(
+        _TYPE_NAMES.get(x, x) for x in expected
+    )
+
+
+def _published_schema(index: str) -> pa.Schema:
+    """An index's Arrow schema as published (for a query reading another index)."""
+    contract = index_contract(index)
+    return pa.schema(
+        [
+            pa.field(name, parse_arrow_type(text))
+            for name, text in (entry.split(": ", 1) for entry in contract.arrow_schema or ())
+        ]
+    )

@@ -6,7 +6,12 @@ import pytest
 import sqlglot
 
 from idc_index_assets.indices.contract import index_contract
-from idc_index_assets.indices.queries import QueryDefinitionError, load_query, parse_idc_version
+from idc_index_assets.indices.queries import (
+    QUERIES_DIR,
+    QueryDefinitionError,
+    load_query,
+    parse_idc_version,
+)
 from idc_index_assets.indices.registry import INDICES
 
 
@@ -68,10 +73,10 @@ GOOD = """# table-description:
 SELECT
   # description:
   # the first column
-  a,
+  SeriesInstanceUID AS a,
   # description:
   # the second column
-  b
+  StudyInstanceUID AS b
 FROM `bigquery-public-data.idc_v{{ idc_version }}.dicom_all`
 """
 
@@ -197,3 +202,21 @@ def test_an_aggregate_ordered_by_an_array_is_refused(tmp_path):
 def test_ordering_and_grouping_by_scalars_beside_arrays_loads(tmp_path):
     load = _write(tmp_path, REFUSABLE + "ORDER BY a, ARRAY_LENGTH(b)\n")
     assert [column.name for column in load().columns] == ["a", "b"]
+
+
+def test_what_bigquerys_analyzer_rejects_fails_at_load_with_line_and_column(tmp_path):
+    text = GOOD.replace("StudyInstanceUID AS b", "StudyInstanceUID = NULL AS b")
+    with pytest.raises(
+        QueryDefinitionError,
+        match=r"probe\.sql:9:22: BigQuery refuses: Operands of = cannot be literal NULL",
+    ):
+        _write(tmp_path, text)()
+
+
+def test_an_output_type_other_than_the_contracts_names_the_column(tmp_path):
+    name = "collections_index"
+    text = (QUERIES_DIR / f"{name}.sql").read_text()
+    changed = text.replace("  collection_id,\n", "  LENGTH(collection_id) AS collection_id,\n", 1)
+    assert changed != text
+    with pytest.raises(QueryDefinitionError, match="column collection_id is INTEGER NULLABLE"):
+        _write(tmp_path, changed, name)()
