@@ -7,7 +7,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export IDC_SOURCE_DIR ?= $(CURDIR)/data/source
 export IDC_ARTIFACTS_DIR ?= $(CURDIR)/data/artifacts
 
-.PHONY: setup setup-test sample run test lint dev check-defs bench bench-full difftest
+.PHONY: setup setup-test sample run test test-all lint dev check-defs bench bench-full difftest
 
 setup: $(VENV)/.installed
 
@@ -42,8 +42,13 @@ run: sample
 	@echo "  $(BIN)/idc-index-assets release  the idc-index-data wheel and the release, in data/release/"
 	@echo "  make test                           the tests (docs/testing.md)"
 
+# One pytest worker per core (pytest-xdist). `make test` leaves out the end-to-end tests marked
+# slow (docs/testing.md lists them); `make test-all`, which CI runs, runs every test.
 test: setup-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto -m "not slow"
+
+test-all: setup-test
+	$(BIN)/python -m pytest -n auto
 
 # The differential test against BigQuery's reference implementation with many generated
 # statements (the suite runs 60 with a fixed seed); DIFFTEST_SURVEY=1 lists every difference

@@ -1,14 +1,18 @@
-"""Shared fixtures: a generated sample IDC release and the indices built from it, once per session."""
+"""Shared fixtures: a generated sample IDC release and the indices built from it, once per test run
+(shared by the pytest-xdist workers)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from filelock import FileLock
 
 from idc_index_assets.engines.reference import ReferenceEngine
 from idc_index_assets.engines.resource import IndexEngine
@@ -38,22 +42,43 @@ def reference() -> ReferenceEngine:
     return ReferenceEngine()
 
 
+def _made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:
+    """The directory `name`, made by `make` once per test run: under pytest-xdist by the first
+    worker that needs it while the others wait on a lock (the pattern pytest-xdist documents),
+    then shared by all of them read-only."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's directory, above each worker's own
+    target, done = base / name, base / f"{name}.done"
+    with FileLock(base / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
+            make(target)
+            done.touch()
+    return target
+
+
 @pytest.fixture(scope="session")
 def sample_source(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("source")
-    generate_sample(root, versions=SAMPLE_VERSIONS, seed=7)
-    return root
+    return _made_once(
+        tmp_path_factory,
+        "source",
+        lambda root: generate_sample(root, versions=SAMPLE_VERSIONS, seed=7),
+    )
 
 
 @pytest.fixture(scope="session")
 def built_artifacts(sample_source, tmp_path_factory) -> Path:
     """Every index of the newest sample version, built with the real DuckDB engine."""
-    root = tmp_path_factory.mktemp("artifacts")
-    engine = IndexEngine(source_dir=str(sample_source))
-    store = ArtifactStore(root=str(root))
-    for spec in INDICES:
-        build_index(spec, load_query(spec.name), SAMPLE_VERSIONS, engine=engine, store=store)
-    return store.directory(SAMPLE_VERSIONS)
+
+    def build(root: Path) -> None:
+        engine = IndexEngine(source_dir=str(sample_source))
+        store = ArtifactStore(root=str(root))
+        for spec in INDICES:
+            build_index(spec, load_query(spec.name), SAMPLE_VERSIONS, engine=engine, store=store)
+
+    return _made_once(tmp_path_factory, "artifacts", build) / str(SAMPLE_VERSIONS)
 
 
 @pytest.fixture

@@ -136,6 +136,7 @@ class Daemon:
         return ran
 
 
+@pytest.mark.slow
 def test_a_new_version_is_built_checked_and_released_unattended(
     postgres_instance, sample_source, environment, tmp_path
 ):
