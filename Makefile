@@ -42,13 +42,13 @@ run: sample
 	@echo "  $(BIN)/idc-index-assets release  the idc-index-data wheel and the release, in data/release/"
 	@echo "  make test                           the tests (docs/testing.md)"
 
-# One pytest worker per core (pytest-xdist). `make test` leaves out the end-to-end tests marked
-# slow (docs/testing.md lists them); `make test-all`, which CI runs, runs every test.
+# `make test`: one pytest worker per core (pytest-xdist), without the end-to-end tests marked slow
+# (docs/testing.md lists them). `make test-all`, which CI runs: every test, in one process.
 test: setup-test
 	$(BIN)/python -m pytest -n auto -m "not slow"
 
 test-all: setup-test
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest
 
 # The differential test against BigQuery's reference implementation with many generated
 # statements (the suite runs 60 with a fixed seed); DIFFTEST_SURVEY=1 lists every difference
