@@ -52,6 +52,11 @@ DEFAULTS = {
     "GITHUB_TOKEN": "",
     # release_notes warns (row_count_drop) when an index lost more than this fraction of its rows
     "IDC_MAX_ROW_DROP": "0.1",
+    # plausible_values (blocking) fails a string value longer than this many characters
+    "IDC_MAX_STRING_LENGTH": "65536",
+    # row_count_change warns when a build's rows or total size differ from the previous IDC
+    # version's by more than this fraction, up or down
+    "IDC_MAX_BUILD_CHANGE": "0.5",
 }
 
 PATH_SETTINGS = ("IDC_SOURCE_DIR", "IDC_ARTIFACTS_DIR", "IDC_RELEASE_BUCKET")
@@ -188,6 +193,27 @@ def max_row_drop() -> float:
         fraction = -1.0
     if not 0 <= fraction <= 1:
         raise ValueError(f"IDC_MAX_ROW_DROP must be a fraction between 0 and 1, got {value!r}")
+    return fraction
+
+
+def max_string_length() -> int:
+    """IDC_MAX_STRING_LENGTH: the longest string value `plausible_values` lets through."""
+    value = os.environ.get("IDC_MAX_STRING_LENGTH", DEFAULTS["IDC_MAX_STRING_LENGTH"])
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError(f"IDC_MAX_STRING_LENGTH must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def max_build_change() -> float:
+    """IDC_MAX_BUILD_CHANGE: the fraction by which a build's rows or total size may differ from
+    the previous IDC version's before `row_count_change` warns."""
+    value = os.environ.get("IDC_MAX_BUILD_CHANGE", DEFAULTS["IDC_MAX_BUILD_CHANGE"])
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not fraction >= 0:
+        raise ValueError(f"IDC_MAX_BUILD_CHANGE must be a non-negative fraction, got {value!r}")
     return fraction
 
 

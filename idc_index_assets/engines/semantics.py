@@ -65,12 +65,22 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
 
+def literal_glob(path: str) -> str:
+    """`path` as a DuckDB file pattern that matches exactly that path: DuckDB globs every path it
+    reads, so `[`, `*` and `?` in a directory name would match other directories (`src[b]` reads
+    `srcb`); each becomes a one-character class (`[[]`, `[*]`, `[?]`)."""
+    return re.sub(r"([\[*?])", r"[\1]", path)
+
+
 def parquet_scan(path: Path | exp.Expression) -> exp.Expression:
     """DuckDB's scan of a Parquet file, or of every Parquet file under a directory (an
-    expression, such as a registered relation's name, is its own scan)."""
+    expression, such as a registered relation's name, is its own scan). The path is literal:
+    glob characters in it match only themselves."""
     if isinstance(path, exp.Expression):
         return path
-    pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+    pattern = literal_glob(str(path))
+    if path.is_dir():
+        pattern += "/**/*.parquet"
     return exp.func("read_parquet", exp.Literal.string(pattern))
 
 

@@ -14,7 +14,7 @@ from idc_index_assets.gdc.cases import (
     ProjectMap,
     load_project_map,
 )
-from idc_index_assets.indices.build import BuildResult, require_sources
+from idc_index_assets.indices.build import BuildResult, require_sources, staged_checks
 from idc_index_assets.indices.queries import IndexQuery
 from idc_index_assets.indices.registry import GDC_MAPPING
 from idc_index_assets.indices.store import ArtifactStore
@@ -96,6 +96,7 @@ def build_gdc_mapping(
         sql=sql,
         release_version=release_version,
         idc_version=idc_version,
+        checks=staged_checks(GDC_MAPPING, store, idc_version, release_version),
     )
 
     def patients(table: pa.Table) -> int:

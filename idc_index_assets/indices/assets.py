@@ -20,7 +20,7 @@ from dagster import (
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.failures import RETRY_POLICY, only_transient_retried
 from idc_index_assets.indices.build import BuildResult, build_index
-from idc_index_assets.indices.checks import Outcome, blocking_check_specs, key_outcome
+from idc_index_assets.indices.checks import blocking_check_specs
 from idc_index_assets.indices.lineage import column_lineage, column_sources, lineage_markdown
 from idc_index_assets.indices.queries import (
     ColumnDoc,
@@ -30,7 +30,6 @@ from idc_index_assets.indices.queries import (
 )
 from idc_index_assets.indices.registry import IndexSpec
 from idc_index_assets.indices.store import ArtifactStore
-from idc_index_assets.indices.validation import CONTRACT_CHECK, INTEGRITY_CHECK
 from idc_index_assets.indices.writer import ArtifactValidationError
 from idc_index_assets.sources.assets import (
     IDC_VERSION_PARTITIONS,
@@ -125,8 +124,8 @@ def materialize(
             result = build(idc_version)
         except ArtifactValidationError as error:
             # Report why as failed checks; no materialization is recorded, old files stay.
-            for check, problems in error.problems.items():
-                yield Outcome(check, problems).result(key)
+            for outcome in error.outcomes:
+                yield outcome.result(key)
             raise
     written = result.written
     context.log.info(f"{spec.name}: {written.rows} rows, {written.bytes} bytes → {written.parquet}")
@@ -151,13 +150,9 @@ def materialize(
             **lineage,
         }
     )
-    # The build validated contract and integrity on these very bytes before publishing them.
-    yield Outcome(CONTRACT_CHECK, metadata={"columns": len(written.schema)}).result(key)
-    yield Outcome(
-        INTEGRITY_CHECK,
-        metadata={"sha256": written.sha256, "release_version": result.release_version},
-    ).result(key)
-    yield key_outcome(spec, written.directory).result(key)
+    # The build ran every check on these very bytes, staged, before they replaced the old ones.
+    for outcome in written.outcomes:
+        yield outcome.result(key)
 
 
 def build_index_asset(spec: IndexSpec) -> AssetsDefinition:

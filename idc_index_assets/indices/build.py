@@ -13,9 +13,10 @@ import pyarrow.dataset as ds
 
 from idc_index_assets.engines.base import MissingSourceTableError
 from idc_index_assets.engines.resource import IndexEngine
+from idc_index_assets.indices.checks import build_outcomes, instance_problems
 from idc_index_assets.indices.queries import IndexQuery
 from idc_index_assets.indices.registry import IndexSpec
-from idc_index_assets.indices.store import ArtifactDirectory, ArtifactStore
+from idc_index_assets.indices.store import ArtifactDirectory, ArtifactStore, open_location
 from idc_index_assets.indices.validation import index_file_names
 from idc_index_assets.indices.writer import WrittenIndex, write_index
 from idc_index_assets.sources.drift import SourceDriftError, TableReport, compare_table
@@ -39,6 +40,7 @@ def build_index(
     release_version = store.release_version_for(idc_version)
     require_sources(query, idc_version, engine=engine)
     sql = query.render(idc_version)
+    source_problems = instance_problems(engine, idc_version) if spec.checks_instances else []
     directory = store.location(idc_version)
     local_tables = {name: _artifact_table(directory, name) for name in query.upstream_indices}
     with engine.run(sql, query_file=str(query.path), local_tables=local_tables) as run:
@@ -52,8 +54,48 @@ def build_index(
             release_version=release_version,
             idc_version=idc_version,
             bloom_filters=spec.bloom_filters,
+            checks=staged_checks(spec, store, idc_version, release_version, source_problems),
         )
     return BuildResult(written, release_version, run.metadata)
+
+
+def staged_checks(
+    spec: IndexSpec,
+    store: ArtifactStore,
+    idc_version: int,
+    release_version: str,
+    source_problems: list[str] | None = None,
+):
+    """The checks `write_index` runs on an index's staged files (`checks.build_outcomes`)."""
+
+    def checks(staged: ArtifactDirectory, rows: int):
+        return build_outcomes(
+            spec,
+            staged,
+            release_version=release_version,
+            idc_version=idc_version,
+            previous=previous_location(store, idc_version, spec.name),
+            source_problems=source_problems or [],
+        )
+
+    return checks
+
+
+def previous_location(
+    store: ArtifactStore, idc_version: int, name: str
+) -> ArtifactDirectory | None:
+    """The directory of the newest earlier IDC version in the store that has this index."""
+    parquet = index_file_names(name)["parquet"]
+    root = open_location(store.root, store.gcp_project)
+    earlier = sorted(
+        (int(sub) for sub in root.subdirectories() if sub.isdigit() and int(sub) < idc_version),
+        reverse=True,
+    )
+    for version in earlier:
+        location = store.location(version)
+        if location.exists(parquet):
+            return location
+    return None
 
 
 def _artifact_table(directory: ArtifactDirectory, name: str) -> Path | ds.Dataset:

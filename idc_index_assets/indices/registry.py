@@ -31,6 +31,11 @@ class IndexSpec:
     primary_key: tuple[str, ...]
     references: tuple[Reference, ...] = ()
     bloom_filters: tuple[str, ...] = ()
+    # False for an index that every IDC version has rows in: no rows then fails plausible_values
+    may_be_empty: bool = True
+    # True for the index built from every instance row (dicom_all): its build also checks those
+    # rows (duplicated instances, a series in two studies or collections, negative sizes)
+    checks_instances: bool = False
 
     @cached_property
     def contract(self) -> IndexContract:
@@ -52,6 +57,8 @@ INDICES: tuple[IndexSpec, ...] = (
     IndexSpec(
         "idc_index",
         primary_key=("SeriesInstanceUID",),
+        may_be_empty=False,
+        checks_instances=True,
         references=(
             Reference("collection_id", "collections_index", "collection_id"),
             Reference("analysis_result_id", "analysis_results_index", "analysis_result_id"),
@@ -65,9 +72,9 @@ INDICES: tuple[IndexSpec, ...] = (
         "prior_versions_index",
         primary_key=("crdc_series_uuid", "gcs_bucket", "min_idc_version"),
     ),
-    IndexSpec("collections_index", primary_key=("collection_id",)),
+    IndexSpec("collections_index", primary_key=("collection_id",), may_be_empty=False),
     IndexSpec("analysis_results_index", primary_key=("analysis_result_id",)),
-    IndexSpec("version_metadata_index", primary_key=("idc_version",)),
+    IndexSpec("version_metadata_index", primary_key=("idc_version",), may_be_empty=False),
     IndexSpec(
         "tcia_idc_subset",
         primary_key=("SeriesInstanceUID",),

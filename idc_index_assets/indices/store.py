@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shutil
 import tempfile
@@ -37,6 +38,7 @@ UPLOAD_CHUNK_BYTES = 8 << 20
 # Ranged reads of this size: a Parquet footer costs one request, a column chunk a few.
 READ_CHUNK_BYTES = 4 << 20
 _STAGING = ".staging"
+_COMMITS = ".commit"
 _COPY_CHUNK = 1 << 20
 
 
@@ -54,8 +56,11 @@ class ArtifactStore(ConfigurableResource):
     gcp_project: str = Field(default="", description="GCP project of the GCS client (empty: ADC's)")
 
     def location(self, idc_version: int) -> ArtifactDirectory:
-        """The directory of one IDC version (not created until something is written to it)."""
-        return open_location(self.root, self.gcp_project).subdirectory(str(idc_version))
+        """The directory of one IDC version (not created until something is written to it), with
+        any commit a killed build left half-applied completed first (`ArtifactDirectory.settle`)."""
+        directory = open_location(self.root, self.gcp_project).subdirectory(str(idc_version))
+        directory.settle()
+        return directory
 
     def directory(self, idc_version: int) -> Path:
         """The local directory of one IDC version. Raises ValueError for a store on GCS, whose
@@ -234,11 +239,14 @@ class ArtifactDirectory:
         return ds.dataset(self.file(name), filesystem=self.filesystem, format="parquet")
 
     def scan(self, connection, name: str) -> str:
-        """SQL reading a Parquet file in a DuckDB connection: `read_parquet('<path>')` locally,
-        else the name of a view registered on the connection over its dataset."""
+        """SQL reading a Parquet file in a DuckDB connection: `read_parquet('<path>')` locally
+        (the path taken literally, glob characters too), else the name of a view registered on
+        the connection over its dataset."""
+        from idc_index_assets.engines.semantics import literal_glob
+
         local = self.local_path
         if local is not None:
-            return "read_parquet('{}')".format(str(local / name).replace("'", "''"))
+            return "read_parquet('{}')".format(literal_glob(str(local / name)).replace("'", "''"))
         view = f"artifact_{uuid.uuid4().hex}"
         connection.register(view, self.dataset(name))
         return view
@@ -246,6 +254,48 @@ class ArtifactDirectory:
     def staging(self, prefix: str) -> ArtifactDirectory:
         """A new, private directory under `.staging/` for files not yet validated."""
         return self.subdirectory(_STAGING).subdirectory(f"{prefix}.{uuid.uuid4().hex}")
+
+    # --- committing a set of files at once -------------------------------------------------------
+    #
+    # Neither a directory nor a GCS prefix can replace several files in one step, so a set of
+    # staged files is committed by a record, `.commit/<key>.json`, naming its staging directory and
+    # files, written in one step once everything was checked: that write is the commit point.
+    # Before it the previous files are untouched; after it the set is new, even if the process
+    # dies while moving the files, because every reader reaches the directory through `settle()`
+    # (`ArtifactStore.location`, `verify`), which completes the moves a record names before
+    # anything is read. Moving is idempotent (a file already moved is no longer staged), so a
+    # commit may be completed by several processes, or again after a crash during completion.
+
+    def commit(self, staging: ArtifactDirectory, names: Sequence[str]) -> None:
+        """Make `names` of `staging` (a directory from `staging()`) replace the same-named files
+        here, all or none; `staging` is removed."""
+        key = staging.path.rsplit("/", 1)[1]
+        self.subdirectory(_COMMITS).write_text(f"{key}.json", json.dumps(list(names)) + "\n")
+        self._complete(key, list(names))
+
+    def settle(self) -> None:
+        """Complete every commit a killed process left half-applied (usually nothing to do: one
+        listing of `.commit/`)."""
+        records = self.subdirectory(_COMMITS)
+        for record in records.names():
+            try:
+                names = json.loads(records.read_text(record))
+            except FileNotFoundError:  # completed meanwhile by another process
+                continue
+            self._complete(record.removesuffix(".json"), names)
+
+    def _complete(self, key: str, names: list[str]) -> None:
+        staging = self.subdirectory(_STAGING).subdirectory(key)
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):  # moved already
+                self.move_in(staging, name)
+        staging.remove()
+        records = self.subdirectory(_COMMITS)
+        with contextlib.suppress(FileNotFoundError):
+            self.filesystem.delete_file(records.file(f"{key}.json"))
+        if records.local_path is not None:
+            with contextlib.suppress(OSError):  # another commit's record is still there
+                records.local_path.rmdir()
 
     def remove(self) -> None:
         """Delete the directory and everything in it (nothing if it is not there); locally, an
@@ -392,10 +442,15 @@ class _GcsHandler(pafs.FileSystemHandler):
 
     def copy_file(self, source: str, destination: str) -> None:
         # A rewrite (server-side, any size, in rounds): the destination is replaced in one step.
+        from google.api_core.exceptions import NotFound
+
         origin, target = self._blob(source), self._blob(destination)
         token = None
         while True:
-            token, _, _ = target.rewrite(origin, token=token, retry=self.retry)
+            try:
+                token, _, _ = target.rewrite(origin, token=token, retry=self.retry)
+            except NotFound as error:
+                raise FileNotFoundError(f"{GCS_SCHEME}{self.normalize_path(source)}") from error
             if token is None:
                 return
 

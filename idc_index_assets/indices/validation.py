@@ -21,6 +21,7 @@ INTEGRITY_CHECK = "integrity"
 RELEASE_VERSION_KEY = b"idc_index_data_version"
 IDC_VERSION_KEY = b"idc_version"
 QUERY_SHA256_KEY = b"query_sha256"
+SCHEMA_SHA256_KEY = b"schema_sha256"
 _CHUNK = 1 << 20
 
 
@@ -161,8 +162,10 @@ def check_integrity(
     release_version: str | None,
     idc_version: int | None,
 ) -> list[str]:
-    """The sha256 sidecar matches the parquet's bytes, and the parquet's embedded release and IDC
-    versions are the expected ones (None skips that comparison)."""
+    """The sha256 sidecar matches the parquet's bytes; the parquet's embedded release and IDC
+    versions are the expected ones (None skips that comparison); the `.sql` and `_schema.json`
+    beside it are the ones it was built with (their SHA-256 equal the parquet's `query_sha256`
+    and `schema_sha256`, where it records them), so no file of another build passes."""
     directory = as_directory(directory)
     files = index_file_names(name)
     parquet = files["parquet"]
@@ -185,4 +188,15 @@ def check_integrity(
             problems.append(f"{parquet}: no '{key.decode()}' in parquet metadata")
         elif expected is not None and found != str(expected):
             problems.append(f"{parquet}: {key.decode()} is {found}, expected {expected}")
+    for key, kind in ((QUERY_SHA256_KEY, "sql"), (SCHEMA_SHA256_KEY, "schema")):
+        recorded_digest = metadata.get(key, b"").decode()
+        if not recorded_digest:  # built before the parquet recorded it
+            continue
+        if not directory.exists(files[kind]):
+            problems.append(f"missing file {directory.label(files[kind])}")
+        elif sha256_of(directory, files[kind]) != recorded_digest:
+            problems.append(
+                f"{files[kind]} is not the one {parquet} was built with "
+                f"(its sha256 differs from the parquet's {key.decode()})"
+            )
     return problems

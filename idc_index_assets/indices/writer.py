@@ -5,20 +5,27 @@ Batches stream from the engine into the Parquet writer, which writes through a f
 hashes the bytes as they go, so memory stays bounded and the file is never read back to hash it
 (on GCS the bytes go up as a resumable upload while they are written: no local copy). The four
 files are written under a private staging directory (`<version>/.staging/<name>.<random>/`) and
-validated there; only a valid set replaces the previous one, file by file in one step each (a
-rename locally, a server-side copy on GCS), the parquet and its checksum last. A failed or killed
-build leaves the previous good files intact (and at most a staging directory, never read).
+every blocking check runs there; only a set that passed them all replaces the previous one, as one
+commit (`ArtifactDirectory.commit`: a commit record written in one step is the point where the
+index turns from the old set to the new one). A failed or killed build leaves the previous files
+byte-identical (and at most a staging directory, never read).
+
+The parquet ties its sidecars to itself: its metadata holds the SHA-256 of the `.sql` that ran
+(`query_sha256`) and of its `_schema.json` (`schema_sha256`), and the `.sha256` holds its own
+digest, so `integrity` (and `verify`) find any file of one build beside files of another.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
+from idc_index_assets.indices.checks import Outcome, contract_outcomes
 from idc_index_assets.indices.contract import (
     ContractMismatch,
     IndexContract,
@@ -31,27 +38,27 @@ from idc_index_assets.indices.store import ArtifactDirectory
 from idc_index_assets.indices.validation import (
     CONTRACT_CHECK,
     IDC_VERSION_KEY,
-    INTEGRITY_CHECK,
     QUERY_SHA256_KEY,
     RELEASE_VERSION_KEY,
+    SCHEMA_SHA256_KEY,
     as_directory,
-    check_contract,
-    check_integrity,
     columns_of,
     index_file_names,
-    read_parquet_schema,
 )
 
-# Publishing order: the parquet and its checksum last, so the newest pair is always consistent.
-_PUBLISH_ORDER = ("sql", "schema", "parquet", "sha256")
+# The order the commit moves the files in (the parquet last); readers never see the files
+# between, since a directory is settled before it is read (`ArtifactDirectory.settle`).
+_PUBLISH_ORDER = ("sql", "schema", "sha256", "parquet")
 
 
 class ArtifactValidationError(RuntimeError):
-    """The new artifacts broke the contract or failed integrity; the previous ones were kept."""
+    """A blocking check failed on the new (staged) artifacts; the previous ones were kept.
+    `outcomes` are every check's result on them (passed ones too), for the asset to report."""
 
-    def __init__(self, name: str, problems: dict[str, list[str]]):
-        self.name, self.problems = name, problems
-        listed = [f"{check}: {problem}" for check, found in problems.items() for problem in found]
+    def __init__(self, name: str, outcomes: Sequence[Outcome]):
+        self.name, self.outcomes = name, list(outcomes)
+        self.problems = {o.name: o.problems for o in self.outcomes if o.blocking and o.problems}
+        listed = [f"{check}: {p}" for check, found in self.problems.items() for p in found]
         super().__init__(
             f"{name}: new artifacts rejected, previous ones kept: " + "; ".join(listed)
         )
@@ -65,6 +72,8 @@ class WrittenIndex:
     bytes: int
     sha256: str
     schema: pa.Schema
+    # every check's result on the files, evaluated before they replaced the previous ones
+    outcomes: tuple[Outcome, ...] = ()
 
     @property
     def parquet(self) -> str:
@@ -119,30 +128,45 @@ def write_index(
     release_version: str,
     idc_version: int,
     bloom_filters: tuple[str, ...] = (),
+    checks: Callable[[ArtifactDirectory, int], Sequence[Outcome]] | None = None,
 ) -> WrittenIndex:
-    """Write, validate and move into place the index's four files (see the module docstring);
-    `bloom_filters` names the columns whose row groups carry a Bloom filter (`layout`). Raises
-    ArtifactValidationError, keeping the previous files, when the new ones fail a check."""
+    """Write the four files into staging, run `checks(staging, rows)` on them (default: contract
+    and integrity), and commit them only when no blocking check failed (see the module
+    docstring); `bloom_filters` names the columns whose row groups carry a Bloom filter
+    (`layout`). Raises ArtifactValidationError, keeping the previous files byte-identical, when a
+    blocking check fails."""
     name = contract.name
     result_names = batches.schema.names
     if result_names != contract.column_names:
-        raise ArtifactValidationError(
-            name,
-            {
-                CONTRACT_CHECK: [
-                    f"query returns columns {result_names}, contract says {contract.column_names}"
-                ]
-            },
-        )
+        problem = f"query returns columns {result_names}, contract says {contract.column_names}"
+        raise ArtifactValidationError(name, [Outcome(CONTRACT_CHECK, [problem])])
     directory = as_directory(directory)
+    if checks is None:
+
+        def checks(staged: ArtifactDirectory, rows: int) -> list[Outcome]:
+            return contract_outcomes(
+                contract, staged, release_version=release_version, idc_version=idc_version
+            )
+
     staging = directory.staging(name)
     try:
         files = index_file_names(name)
-        schema = target_schema(contract, batches.schema).with_metadata(
+        schema = target_schema(contract, batches.schema)
+        descriptions = {doc.name: doc.description for doc in column_docs}
+        document = {
+            "table_description": table_description,
+            "columns": [
+                {**column, "description": descriptions[column["name"]]}
+                for column in columns_of(schema)
+            ],
+        }
+        schema_text = json.dumps(document, indent=2) + "\n"
+        schema = schema.with_metadata(
             {
                 RELEASE_VERSION_KEY: release_version,
                 IDC_VERSION_KEY: str(idc_version),
                 QUERY_SHA256_KEY: hashlib.sha256(sql.encode()).hexdigest(),
+                SCHEMA_SHA256_KEY: hashlib.sha256(schema_text.encode()).hexdigest(),
                 b"index_name": name,
             }
         )
@@ -151,31 +175,17 @@ def write_index(
         try:
             rows = _write_parquet(sink, schema, batches, bloom_filters)
         except ContractMismatch as error:
-            raise ArtifactValidationError(name, {CONTRACT_CHECK: [str(error)]}) from error
+            raise ArtifactValidationError(name, [Outcome(CONTRACT_CHECK, [str(error)])]) from error
         finally:
             sink.close()
         digest = sink.digest.hexdigest()
         staging.write_text(files["sha256"], f"{digest}  {name}.parquet\n")
-        descriptions = {doc.name: doc.description for doc in column_docs}
-        document = {
-            "table_description": table_description,
-            "columns": [
-                {**column, "description": descriptions[column["name"]]}
-                for column in columns_of(read_parquet_schema(staging, files["parquet"]))
-            ],
-        }
-        staging.write_text(files["schema"], json.dumps(document, indent=2) + "\n")
+        staging.write_text(files["schema"], schema_text)
         staging.write_text(files["sql"], sql)
-        problems = {
-            CONTRACT_CHECK: check_contract(staging, contract),
-            INTEGRITY_CHECK: check_integrity(
-                staging, name, release_version=release_version, idc_version=idc_version
-            ),
-        }
-        if any(problems.values()):
-            raise ArtifactValidationError(name, problems)
-        for key in _PUBLISH_ORDER:
-            directory.move_in(staging, files[key])
+        outcomes = tuple(checks(staging, rows))
+        if any(o.blocking and not o.passed for o in outcomes):
+            raise ArtifactValidationError(name, outcomes)
+        directory.commit(staging, [files[key] for key in _PUBLISH_ORDER])
         return WrittenIndex(
             name=name,
             directory=directory,
@@ -183,6 +193,7 @@ def write_index(
             bytes=directory.size(files["parquet"]),
             sha256=digest,
             schema=schema,
+            outcomes=outcomes,
         )
     finally:
         staging.remove()

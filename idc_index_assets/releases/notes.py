@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from idc_index_assets.engines.semantics import literal_glob
 from idc_index_assets.indices.contract import googlesql_type
 from idc_index_assets.indices.registry import RELEASED_INDICES, IndexSpec
 from idc_index_assets.indices.store import ArtifactDirectory
@@ -198,7 +199,7 @@ def _q(name: str) -> str:
 
 
 def _scan(path: Path) -> str:
-    return "read_parquet('" + str(path).replace("'", "''") + "')"
+    return "read_parquet('" + literal_glob(str(path)).replace("'", "''") + "')"
 
 
 def _key_match(key: Sequence[str]) -> str:

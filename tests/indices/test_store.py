@@ -110,7 +110,7 @@ def test_a_build_on_gcs_is_the_local_build_byte_for_byte(sample_source, gcs_buck
         outcomes = evaluate_files(
             INDEX_BY_NAME[name], store.location(N), release_version=f"{N}.0.0", idc_version=N
         )
-        assert [o.problems for o in outcomes] == [[], [], []]
+        assert [o.problems for o in outcomes] == [[], [], [], []]
     assert list(gcs_bucket.list_blobs(prefix=f"idc/{N}/.staging/")) == []
 
 
@@ -172,14 +172,14 @@ def test_a_build_killed_between_staging_and_publishing_leaves_the_previous_files
     outcomes = evaluate_files(
         INDEX_BY_NAME["idc_index"], location, release_version=f"{N}.0.0", idc_version=N
     )
-    assert [o.problems for o in outcomes] == [[], [], []]
+    assert [o.problems for o in outcomes] == [[], [], [], []]
 
     # The next build completes over the leftover staging and publishes the new release version.
     build(["idc_index"], N, engine, ArtifactStore(root=root, release_version=f"{N}.0.1"))
     outcomes = evaluate_files(
         INDEX_BY_NAME["idc_index"], location, release_version=f"{N}.0.1", idc_version=N
     )
-    assert [o.problems for o in outcomes] == [[], [], []]
+    assert [o.problems for o in outcomes] == [[], [], [], []]
 
 
 def test_two_idc_versions_built_at_once_do_not_interfere(sample_source, gcs_bucket, tmp_path):
