@@ -177,6 +177,13 @@ def test_a_gcs_build_killed_at_each_request_leaves_old_or_new(sample_source, gcs
     _build(sample_source, root, f"{N}.0.0")
     old = snapshot()
     assert sorted(old) == FILES and old != new
+    for blob in bucket.list_blobs(prefix=prefix):
+        bucket.copy_blob(blob, bucket, "pristine/" + blob.name)
+
+    def restore() -> None:
+        clear()
+        for blob in bucket.list_blobs(prefix="pristine/"):
+            bucket.copy_blob(blob, bucket, blob.name.removeprefix("pristine/"))
 
     def run(kill_at: int | None) -> list[str]:
         """Build through the proxy, killed before the kill_at-th (0-based) request that changes
@@ -211,8 +218,7 @@ def test_a_gcs_build_killed_at_each_request_leaves_old_or_new(sample_source, gcs
     assert any(".commit" in request for request in requests)
     states = []
     for position in range(len(requests)):
-        clear()
-        _build(sample_source, root, f"{N}.0.0")
+        restore()
         run(position)
         raw = snapshot()
         assert main(["verify", f"{root}/{N}"]) == 0, requests[position]

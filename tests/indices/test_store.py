@@ -1,15 +1,12 @@
 """The artifact store, in a local directory and on GCS (fake-gcs-server through the real
 google-cloud-storage client): the same operations in both places, builds on GCS byte-identical to
-local ones, staged files that a killed build never publishes, two IDC versions built at once, and
-the whole automated chain (build, checks, wheel, notes, release) with its artifacts on GCS."""
+local ones (a build killed at each of its requests: tests/indices/test_commit.py), two IDC
+versions built at once, and the whole automated chain (build, checks, wheel, notes, release) with its artifacts on GCS."""
 
 import base64
 import hashlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,7 +25,6 @@ from idc_index_assets.releases.notes import NOTES_ASSET, NOTES_MARKDOWN
 from idc_index_assets.releases.publish import ARTIFACTS, MANIFEST
 from idc_index_assets.releases.wheel import wheel_filename
 from tests.conftest import SAMPLE_VERSIONS
-from tests.servers.gcs_proxy import gcs_proxy
 
 N = SAMPLE_VERSIONS
 # tcia_idc_subset reads idc_index back from the store: a reader of an artifact on GCS
@@ -112,74 +108,6 @@ def test_a_build_on_gcs_is_the_local_build_byte_for_byte(sample_source, gcs_buck
         )
         assert [o.problems for o in outcomes] == [[], [], [], []]
     assert list(gcs_bucket.list_blobs(prefix=f"idc/{N}/.staging/")) == []
-
-
-_BUILD = """
-import sys
-from idc_index_assets.engines.resource import IndexEngine
-from idc_index_assets.indices.build import build_index
-from idc_index_assets.indices.queries import load_query
-from idc_index_assets.indices.registry import INDEX_BY_NAME
-from idc_index_assets.indices.store import ArtifactStore
-
-source, root, version, release = sys.argv[1:]
-build_index(
-    INDEX_BY_NAME["idc_index"], load_query("idc_index"), int(version),
-    engine=IndexEngine(source_dir=source),
-    store=ArtifactStore(root=root, release_version=release),
-)
-"""
-
-
-def test_a_build_killed_between_staging_and_publishing_leaves_the_previous_files(
-    sample_source, gcs_bucket
-):
-    root = f"gs://{gcs_bucket.name}/idc"
-    engine = IndexEngine(source_dir=str(sample_source))
-    build(["idc_index"], N, engine, ArtifactStore(root=root))
-    before = objects(gcs_bucket, f"idc/{N}/")
-    assert len(before) == 4
-
-    build_process: list[subprocess.Popen] = []
-    requests: list[str] = []
-
-    def kill_at_the_first_copy(method: str, path: str) -> bool:
-        requests.append(f"{method} {path}")
-        if "/rewriteTo/" in path:  # publishing starts: a server-side copy into place
-            build_process[0].send_signal(signal.SIGKILL)
-            build_process[0].wait()
-            return False
-        return True
-
-    with gcs_proxy(os.environ["STORAGE_EMULATOR_HOST"], kill_at_the_first_copy) as url:
-        arguments = [str(sample_source), root, str(N), f"{N}.0.1"]
-        build_process.append(
-            subprocess.Popen(
-                [sys.executable, "-c", _BUILD, *arguments],
-                env={**os.environ, "STORAGE_EMULATOR_HOST": url},
-            )
-        )
-        build_process[0].wait(timeout=300)
-    assert build_process[0].returncode == -signal.SIGKILL
-    staged = [blob.name for blob in gcs_bucket.list_blobs(prefix=f"idc/{N}/.staging/")]
-    assert {name.rsplit("/", 1)[1] for name in staged} == set(
-        index_file_names("idc_index").values()
-    )
-
-    assert objects(gcs_bucket, f"idc/{N}/") == before  # not one byte of the previous files changed
-    location = ArtifactStore(root=root).location(N)
-    assert location.names() == sorted(index_file_names("idc_index").values())
-    outcomes = evaluate_files(
-        INDEX_BY_NAME["idc_index"], location, release_version=f"{N}.0.0", idc_version=N
-    )
-    assert [o.problems for o in outcomes] == [[], [], [], []]
-
-    # The next build completes over the leftover staging and publishes the new release version.
-    build(["idc_index"], N, engine, ArtifactStore(root=root, release_version=f"{N}.0.1"))
-    outcomes = evaluate_files(
-        INDEX_BY_NAME["idc_index"], location, release_version=f"{N}.0.1", idc_version=N
-    )
-    assert [o.problems for o in outcomes] == [[], [], [], []]
 
 
 def test_two_idc_versions_built_at_once_do_not_interfere(sample_source, gcs_bucket, tmp_path):
