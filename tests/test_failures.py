@@ -21,6 +21,7 @@ from idc_index_assets.failures import (
     is_transient,
     only_transient_retried,
 )
+from idc_index_assets.indices.checks import Outcome
 from idc_index_assets.indices.writer import ArtifactValidationError
 from idc_index_assets.settings import parse_idc_version
 from tests.servers.loopback import free_port
@@ -91,7 +92,7 @@ PERMANENT = {
     "HTTP 404": lambda: http_error(404),
     "query error in the engine": lambda: MissingSourceTableError("x.sql: table missing"),
     "contract violation": lambda: ArtifactValidationError(
-        "idc_index", {"schema_contract": ["column x"]}
+        "idc_index", [Outcome("schema_contract", ["column x"])]
     ),
 }
 
