@@ -143,8 +143,8 @@ def test_a_failed_blocking_check_blocks_the_release(null_key_source, environment
         assert not run(instance, "build_indices").success  # idc_index: primary_key fails
         result = run(instance, "publish_release", [RELEASE_ASSET])
     assert not result.success
-    assert "idc_index: primary_key" in failures(result)
-    assert (artifacts / "idc_index.parquet").exists()  # the files are there, but unchecked
+    assert f"idc_index: not materialized for IDC version {N}" in failures(result)
+    assert not (artifacts / "idc_index.parquet").exists()  # failed files never became visible
     assert not (tmp_path / "bucket").exists()
 
 
