@@ -29,7 +29,10 @@ the parsed tree (queries stay plain BigQuery SQL):
 - argument errors: LAG/LEAD's negative offset, NTH_VALUE's and NTILE's below 1, GENERATE_ARRAY's
   step 0, LEFT/RIGHT/REPEAT/LPAD/RPAD's negative lengths and empty pattern; SAFE. makes them NULL;
 - STRUCT = STRUCT compares fields by position; COUNTIF over no row is 0; BYTES and STRING cast
-  as UTF-8 (invalid UTF-8 fails); EXTRACT(MILLISECOND/MICROSECOND) is the fraction of the second.
+  as UTF-8 (invalid UTF-8 fails); EXTRACT(MILLISECOND/MICROSECOND) is the fraction of the second;
+- NULLIF and IN compare with NaN's `=`; ARRAY_TO_STRING of only NULLs is ''; ACOS, ASIN, LN and LOG
+  of ±inf are NaN; date and time arithmetic fails past 0001-01-01..9999-12-31; a TIMESTAMP literal
+  in a named time zone at a local time a DST change repeats or skips takes the earlier offset.
 
 Where a rewrite depends on a FLOAT64 and the tree does not tell an expression's type (a column),
 DuckDB's typeof() decides; DuckDB folds it when binding, so other types run as before.
@@ -52,7 +55,9 @@ statements with BigQuery's documented results.
 
 from __future__ import annotations
 
+import datetime
 import re
+import zoneinfo
 from collections.abc import Callable, Collection
 from pathlib import Path
 
@@ -1534,6 +1539,39 @@ def _date_range(node: exp.Expression) -> exp.Expression:
     )
 
 
+_ZONED_TIMESTAMP = re.compile(
+    r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2}):(\d{1,2})(\.\d{1,6})?)?"
+    r"\s*([A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*)\s*"
+)
+
+
+def _zoned_timestamp(node: exp.Expression) -> exp.Expression:
+    """A TIMESTAMP literal (or a cast of a string literal) in a named time zone, at a local time
+    that a DST change repeats or skips: BigQuery takes the offset in force before the change
+    (the first of a repeated hour), DuckDB the one after. The instant is resolved here, with
+    the IANA time zone database, and written in UTC."""
+    if not isinstance(node, exp.Cast) or not node.to.is_type(exp.DataType.Type.TIMESTAMPTZ):
+        return node
+    value = node.this
+    if not (isinstance(value, exp.Literal) and value.is_string):
+        return node
+    match = _ZONED_TIMESTAMP.fullmatch(value.this)
+    if match is None or match[8].upper() in ("UTC", "Z"):
+        return node
+    try:
+        zone = zoneinfo.ZoneInfo(match[8])
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return node
+    year, month, day, hour, minute, second = (int(match[i] or 0) for i in range(1, 7))
+    micro = int((match[7] or ".0")[1:].ljust(6, "0"))
+    try:
+        local = datetime.datetime(year, month, day, hour, minute, second, micro, tzinfo=zone)
+    except ValueError:
+        return node  # not a date: DuckDB's cast fails on it as BigQuery does
+    utc = local.astimezone(datetime.UTC)
+    return exp.cast(exp.Literal.string(utc.strftime("%Y-%m-%d %H:%M:%S.%f+00")), node.to.copy())
+
+
 def _struct_side(*values: exp.Expression) -> int | None:
     """The number of fields of a STRUCT literal among the values (None: none is one)."""
     for value in values:
@@ -1703,6 +1741,7 @@ _BIGQUERY_SEMANTICS: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _extract_fraction,
     _array_to_string,
     _date_range,
+    _zoned_timestamp,
     _nan_equality_forms,
     _struct_equality,
     _nan_comparison,

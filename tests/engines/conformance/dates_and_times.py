@@ -212,4 +212,11 @@ CASES = [
         one(None),
         "functions-reference#safe_prefix",
     ),
+    # a local time a DST change repeats or skips: the offset in force before the change
+    Case(
+        "SELECT CAST(TIMESTAMP '2024-11-03 01:30:00 America/New_York' AS STRING),"
+        " CAST(TIMESTAMP '2024-03-10 02:30:00 America/New_York' AS STRING)",
+        one("2024-11-03 05:30:00+00", "2024-03-10 07:30:00+00"),
+        "data-types#time_zones",
+    ),
 ]
