@@ -362,18 +362,33 @@ def idc_index_data_wheel(
 
 
 def refuse_misconfigured_channels(
-    context: AssetExecutionContext, release_target: ReleaseTarget, github_release: GitHubReleases
+    context: AssetExecutionContext,
+    release_target: ReleaseTarget,
+    github_release: GitHubReleases,
+    *,
+    unless_selected: str | None = None,
 ) -> None:
-    """In a run that publishes (its selection holds the release), every step that comes before
-    the release checks every channel's configuration first: a missing token or bucket fails the
-    run before the wheel or the notes are computed."""
+    """In a run that publishes (its selection holds the release), the first step checks every
+    channel's configuration before any work: a missing token, bucket or credentials fails the
+    run before the wheel (or, without the wheel, the notes) is computed. `unless_selected`: an
+    asset of the run that checks in its place (so one run reports the problem once)."""
     selection = context.run.asset_selection
     if selection:
         publishes = AssetKey(RELEASE_ASSET) in selection
+        if unless_selected and AssetKey(unless_selected) in selection:
+            return
     else:
         publishes = context.job_def.name == PUBLISH_JOB
+        if unless_selected and publishes:
+            return
     if publishes and (problems := channel_problems(release_target, github_release)):
-        raise _refusal(context, "not publishing: the release channels are misconfigured", problems)
+        for problem in problems:
+            context.log.error(problem)
+        raise Failure(
+            description="\n".join(problems),  # each line names its channel
+            metadata={"problems": MetadataValue.md("\n".join(f"- {p}" for p in problems))},
+            allow_retries=False,
+        )
 
 
 def _package(
@@ -513,7 +528,7 @@ def _release(
     idc_version = parse_idc_version(context.partition_key)
     workers = release_target.workers  # a bad setting fails here, before any work
     if problems := channel_problems(release_target, github_release):
-        raise _refusal(context, "not publishing: the release channels are misconfigured", problems)
+        raise _refusal(context, "the release channels are misconfigured", problems)
     # The channels publish local files: on GCS, the version's artifacts are copied down for the
     # step (and verified against their checksums below); locally, the files themselves.
     with artifacts.location(idc_version).local_copy() as directory:

@@ -6,12 +6,15 @@ import os
 from pathlib import Path
 
 from idc_index_assets import settings
+from idc_index_assets.failures import describe
 
 
 def bucket_problems(bucket: str, concurrency: str) -> list[str]:
     """What is wrong with IDC_RELEASE_BUCKET and IDC_RELEASE_CONCURRENCY, without a request: a
     gs:// URL without a bucket, no Google credentials (Application Default Credentials; not
-    needed with STORAGE_EMULATOR_HOST), a local target that is a file."""
+    needed with STORAGE_EMULATOR_HOST), a local target that is a file. Each line starts with
+    `channel bucket (<bucket>)`, as the release's channel failures do."""
+    channel = f"channel bucket ({bucket})"
     problems = []
     try:
         settings.parse_concurrency(concurrency)
@@ -21,7 +24,7 @@ def bucket_problems(bucket: str, concurrency: str) -> list[str]:
         try:
             settings.split_gcs_url(bucket)
         except ValueError as error:
-            problems.append(f"IDC_RELEASE_BUCKET: {error}")
+            problems.append(f"{channel}: IDC_RELEASE_BUCKET: {error}")
         if not os.environ.get("STORAGE_EMULATOR_HOST"):
             import google.auth
             from google.auth.exceptions import DefaultCredentialsError
@@ -29,12 +32,9 @@ def bucket_problems(bucket: str, concurrency: str) -> list[str]:
             try:
                 google.auth.default()
             except DefaultCredentialsError as error:
-                problems.append(
-                    f"IDC_RELEASE_BUCKET {bucket}: no Google credentials (Application Default "
-                    f"Credentials): {str(error).splitlines()[0]}"
-                )
+                problems.append(f"{channel}: {describe(error)}")
     elif Path(bucket).exists() and not Path(bucket).is_dir():
-        problems.append(f"IDC_RELEASE_BUCKET {bucket}: a file, not a directory")
+        problems.append(f"{channel}: IDC_RELEASE_BUCKET is a file, not a directory")
     return problems
 
 
@@ -43,5 +43,6 @@ def channel_problems(release_target, github_release) -> list[str]:
     channels are ready)."""
     problems = bucket_problems(release_target.bucket, release_target.concurrency)
     if github_release.enabled:
-        problems += github_release.problems()
+        channel = f"channel github ({github_release.repository.strip()})"
+        problems += [f"{channel}: {problem}" for problem in github_release.problems()]
     return problems

@@ -30,6 +30,7 @@ from idc_index_assets.indices.registry import RELEASED_INDICES
 from idc_index_assets.indices.store import ArtifactDirectory, ArtifactStore, open_location
 from idc_index_assets.releases.assets import (
     PUBLISH_WHEN_CHECKED,
+    WHEEL_ASSET,
     ReleaseTarget,
     refuse_misconfigured_channels,
 )
@@ -97,7 +98,9 @@ def build_release_notes_asset(max_row_drop: float) -> AssetsDefinition:
         release_target: ReleaseTarget,
         github_release: GitHubReleases,
     ):
-        refuse_misconfigured_channels(context, release_target, github_release)
+        refuse_misconfigured_channels(
+            context, release_target, github_release, unless_selected=WHEEL_ASSET
+        )
         idc_version = parse_idc_version(context.partition_key)
         location = artifacts.location(idc_version)
         with contextlib.ExitStack() as stack:

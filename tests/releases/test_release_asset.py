@@ -255,8 +255,9 @@ def test_the_release_command(sample_source, environment, monkeypatch, tmp_path, 
     assert main(["release", "--bucket", "gs://idc-release-without-credentials"]) == 1
     err = capsys.readouterr().err
     (failed,) = [line for line in err.splitlines() if line.startswith("FAILED")]
+    # refused in the run's first step, before the wheel is built
     assert failed == (
-        f"FAILED {RELEASE_ASSET}: channel bucket (gs://idc-release-without-credentials): "
+        f"FAILED {WHEEL_ASSET}: channel bucket (gs://idc-release-without-credentials): "
         "no Google Cloud credentials found (DefaultCredentialsError): "
         "run `gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to "
         "a service account key file"
