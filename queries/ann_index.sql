@@ -6,8 +6,9 @@
 # SeriesInstanceUID.
 SELECT
   # description:
-  # unique identifier of the annotation series (DICOM SeriesInstanceUID); one row per value, and the
-  # key to join with ann_group_index and idc_index
+  # unique identifier of the annotation series (DICOM SeriesInstanceUID); one row per value (where
+  # idc-index-data 25.0.5 has one per instance), and the key to join with ann_group_index and
+  # idc_index
   SeriesInstanceUID,
   # description:
   # whether the annotation coordinates are 2D (image pixel positions) or 3D (positions in the slide's

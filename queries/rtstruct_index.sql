@@ -47,7 +47,8 @@ SELECT
   rois.SeriesInstanceUID,
   # description:
   # number of ROIs in the series: distinct DICOM ROINumber values over the items of the
-  # StructureSetROISequence of its instances (0 when it has none)
+  # StructureSetROISequence of its instances (0 when it has none; idc-index-data 25.0.5 leaves
+  # such a series out)
   COUNT(DISTINCT rois.ROINumber) AS total_rois,
   # description:
   # names of the ROIs (DICOM ROIName in StructureSetROISequence), distinct and sorted, e.g.
@@ -75,7 +76,8 @@ SELECT
   # description:
   # SeriesInstanceUID of the image series the structure set was drawn on, as recorded in
   # ReferencedFrameOfReferenceSequence > RTReferencedStudySequence > RTReferencedSeriesSequence (the
-  # first listed); it may name a series that is not in IDC, and is NULL when none is recorded
+  # first listed; the smallest where the instances disagree, where idc-index-data 25.0.5 takes
+  # any); it may name a series that is not in IDC, and is NULL when none is recorded
   MIN(rois.referenced_SeriesInstanceUID) AS referenced_SeriesInstanceUID
 FROM rois
 LEFT JOIN observations
