@@ -519,17 +519,17 @@ def test_a_killed_run_started_elsewhere_is_marked_failed_by_the_next_command(env
         f"    instance=DagsterInstance.get(), partition_key='{SAMPLE_VERSIONS}',\n"
         "    asset_selection=[AssetKey('idc_index')])\n"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    staging = environment / "artifacts" / str(SAMPLE_VERSIONS) / ".staging"
-    deadline = time.monotonic() + 180
-    while not staging.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    assert staging.exists(), "the run never started (or ended before it could be killed)"
+    log = environment / "run.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=output, stderr=output)
+    instance = DagsterInstance.get()  # its storage exists: safe to read beside the run
+    deadline, started = time.monotonic() + 180, []
+    while not started and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+        started = [r for r in instance.get_runs() if r.status == DagsterRunStatus.STARTED]
+    assert started, f"the run never started, or ended first: {log.read_text()[-2000:]}"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    instance = DagsterInstance.get()
     (killed,) = [r for r in instance.get_runs() if r.status == DagsterRunStatus.STARTED]
     assert main(["build", "--select", "version_metadata_index"]) == 0
     err = capsys.readouterr().err
