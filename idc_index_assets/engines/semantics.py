@@ -35,7 +35,9 @@ the parsed tree (queries stay plain BigQuery SQL):
   in a named time zone at a local time a DST change repeats or skips takes the earlier offset.
 
 Where a rewrite depends on a FLOAT64 and the tree does not tell an expression's type (a column),
-DuckDB's typeof() decides; DuckDB folds it when binding, so other types run as before.
+DuckDB's typeof() decides; DuckDB folds it when binding, so other types run as before. NaN in
+ORDER BY and MIN is rewritten only for values known to be FLOAT64 (not a table's column: the
+extra sort key and aggregates would cost the index queries).
 
 One rewrite is for speed, not results: an UNNEST joined to the source before it (`FROM t, UNNEST(t.a)
 AS x`, a chain of them, LEFT JOIN UNNEST) becomes a SELECT-list UNNEST, which DuckDB runs as a plain
@@ -1116,6 +1118,32 @@ def _float_kind(node: exp.Expression) -> bool | None:
     if isinstance(node, exp.Add | exp.Sub | exp.Mul):
         kinds = {_float_kind(node.this), _float_kind(node.expression)}
         return True if True in kinds else (None if None in kinds else False)
+    if isinstance(node, exp.Column):
+        return _unnested_kind(node)
+    return None
+
+
+def _unnested_kind(column: exp.Column) -> bool | None:
+    """The kind of a column that names the elements of an UNNEST of an ARRAY literal (or of a
+    cast to a typed ARRAY) in a FROM clause around it; None for any other column."""
+    select = column.find_ancestor(exp.Select)
+    while select is not None:
+        for source in [select.args.get("from_"), *(select.args.get("joins") or [])]:
+            unnest = source.this if source is not None else None
+            alias = unnest.args.get("alias") if isinstance(unnest, exp.Unnest) else None
+            if not (alias and alias.columns and len(unnest.expressions) == 1):
+                continue
+            if alias.columns[0].name.lower() != column.name.lower():
+                continue
+            array = unnest.expressions[0]
+            if isinstance(array, exp.Cast) and array.to.is_type(exp.DataType.Type.ARRAY):
+                element = array.to.expressions[0] if array.to.expressions else None
+                return bool(element is not None and element.is_type(*_FLOAT64))
+            if isinstance(array, exp.Array):
+                kinds = {_float_kind(item) for item in array.expressions}
+                return True if True in kinds else (None if None in kinds else False)
+            return None
+        select = select.parent.find_ancestor(exp.Select) if select.parent else None
     return None
 
 
@@ -1191,8 +1219,10 @@ def _nan_order(node: exp.Expression) -> exp.Expression:
             if projection.alias_or_name == key.name:
                 key = projection.this if isinstance(projection, exp.Alias) else projection
                 break
-        if not _may_be_float(key):
-            return node
+    if not _float_kind(key):
+        # a column's type is not known here, and a key DuckDB cannot drop costs the index
+        # queries' sorts and windows dearly: only what is known to be a FLOAT64
+        return node
     nan_first = _fill(
         "CASE WHEN __nan__ THEN 0 WHEN __k__ IS NOT NULL THEN 1 END",
         __nan__=_is_nan(key),
@@ -1235,8 +1265,8 @@ def _nan_min(node: exp.Expression) -> exp.Expression:
     value = aggregate.this
     if isinstance(value, exp.Distinct):
         value = value.expressions[0]
-    if not _may_be_float(value):
-        return node
+    if not _float_kind(value):
+        return node  # as in ORDER BY: only what is known to be a FLOAT64 (see _nan_order)
     aggregate.meta["duckdb_semantics"] = True
 
     def over(function: exp.Expression) -> exp.Expression:
