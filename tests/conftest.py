@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from filelock import FileLock
 
-from idc_index_assets.engines.reference import ReferenceEngine
+from idc_index_assets.engines.reference import ReferenceEngine, shared_engine
 from idc_index_assets.engines.resource import IndexEngine
 from idc_index_assets.indices.build import build_index
 from idc_index_assets.indices.queries import load_query
@@ -38,8 +38,11 @@ def no_real_github(monkeypatch):
 @pytest.fixture(scope="session")
 def reference() -> ReferenceEngine:
     """BigQuery's reference implementation (ZetaSQL), started once per session: about a second
-    with its compiled module cached, a minute or two the first time on a machine."""
-    return ReferenceEngine()
+    with its compiled module cached, a minute or two the first time on a machine. The same engine
+    the query loader uses (`shared_engine`), so a process holds one."""
+    engine = shared_engine()
+    assert engine is not None, "the test extra installs zetasql (the reference engine)"
+    return engine
 
 
 def _made_once(tmp_path_factory, name: str, make: Callable[[Path], None]) -> Path:

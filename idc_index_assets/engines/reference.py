@@ -38,6 +38,7 @@ import functools
 import hashlib
 import os
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -136,11 +137,17 @@ class _Wasm:
             exports["_initialize"](self._store)
         self._exports = exports
         self._memory = exports["memory"]
+        self._lock = threading.Lock()
 
     def _address(self, pointer: int) -> int:
         return ctypes.addressof(self._memory.data_ptr().contents) + pointer
 
     def call(self, method: str, request, response_type):
+        # One wasm store serves one thread at a time: two threads in it abort the process.
+        with self._lock:
+            return self._call(method, request, response_type)
+
+    def _call(self, method: str, request, response_type):
         data = request.SerializeToString()
         store, exports = self._store, self._exports
         pointer = exports["wasm_malloc"](store, max(len(data), 1))
@@ -170,8 +177,8 @@ class _ServiceError(Exception):
 
 
 class ReferenceEngine:
-    """One ZetaSQL instance set up as BigQuery. Not thread-safe; start one and reuse it (start-up
-    is the expensive part)."""
+    """One ZetaSQL instance set up as BigQuery. Threads may share it (its calls take turns); start
+    one and reuse it (start-up is the expensive part)."""
 
     def __init__(self, cache_dir: Path | None = None):
         from zetasql.wasi._pb2.zetasql.local_service import local_service_pb2
@@ -705,7 +712,9 @@ def _scaled_bytes(value: decimal.Decimal | int | float, scale: int) -> bytes:
     return scaled.to_bytes((scaled.bit_length() + 8) // 8 or 1, "little", signed=True)
 
 
-@functools.cache
+_SHARED_LOCK = threading.Lock()
+
+
 def shared_engine() -> ReferenceEngine | None:
     """The process's one reference engine, or None where the `zetasql` package (the `reference`
     extra) is not installed."""
@@ -713,4 +722,10 @@ def shared_engine() -> ReferenceEngine | None:
         import zetasql  # noqa: F401
     except ImportError:
         return None
+    with _SHARED_LOCK:  # threads loading queries at once start one engine, not several
+        return _shared()
+
+
+@functools.cache
+def _shared() -> ReferenceEngine:
     return ReferenceEngine()

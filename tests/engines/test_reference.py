@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pyarrow as pa
@@ -126,6 +127,19 @@ def test_analyze_gives_the_output_schema_without_data(reference: ReferenceEngine
     schema = pa.schema([("a", pa.int64()), ("l", pa.list_(pa.string()))])
     out = reference.analyze("SELECT a / 2 AS half, ARRAY_LENGTH(l) AS n FROM t", {"t": schema})
     assert out == pa.schema([("half", pa.float64()), ("n", pa.int64())])
+
+
+def test_threads_may_share_one_engine(reference: ReferenceEngine):
+    # Queries load in threads (two IDC versions built at once): the wasm store must take turns.
+    schema = pa.schema([("a", pa.int64())])
+    with ThreadPoolExecutor(4) as pool:
+        found = list(
+            pool.map(
+                lambda n: reference.analyze(f"SELECT a + {n} AS b FROM t", {"t": schema}),
+                range(40),
+            )
+        )
+    assert found == [pa.schema([("b", pa.int64())])] * 40
 
 
 def test_a_second_engine_starts_from_the_compiled_module_cache(reference: ReferenceEngine):
