@@ -185,7 +185,10 @@ def test_requests_keep_the_minimum_interval(server, hits):
     client.find_cases(["TCGA-LUAD"], all_submitters(hits))
     times = [r.at for r in server.requests]
     assert len(times) >= 4
-    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.14
+    # The client spaces the starts of its requests; the server sees arrivals, each a little late
+    # on a loaded machine, so one gap may shrink by that lateness but the span cannot.
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.05
+    assert times[-1] - times[0] >= 0.15 * (len(times) - 1) - 0.05
 
 
 @pytest.mark.parametrize("hit", ["x", {"case_id": "c"}, None])
