@@ -171,27 +171,12 @@ BAD_SYNTAX = [
     ("arguments", "message"), BAD_SYNTAX, ids=[" ".join(a) for a, _ in BAD_SYNTAX]
 )
 def test_bad_syntax_is_refused_at_once_naming_the_flag(arguments, message, tmp_path):
-    script = (
-        "import sys\n"
-        "from idc_index_assets.cli import main\n"
-        "try:\n"
-        f"    code = main({arguments!r})\n"
-        "except SystemExit as exit:\n"
-        "    code = exit.code\n"
-        "print(code, 'dagster' in sys.modules)\n"
+    stderr, dagster_loaded = _refused_in_a_fresh_process(
+        arguments, tmp_path, {"DAGSTER_HOME": str(tmp_path / "home")}
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home")},
-    )
-    code, dagster_loaded = done.stdout.split()
-    assert code == "2"
-    assert message in done.stderr
+    assert message in stderr
     # Refused before Dagster (seconds to import) is loaded: at once, whatever the machine's load.
-    assert dagster_loaded == "False"
+    assert not dagster_loaded
     assert not (tmp_path / "home").exists()
 
 
