@@ -423,23 +423,25 @@ def test_a_killed_build_is_marked_failed_and_the_next_run_succeeds(environment, 
 
     from dagster import DagsterRunStatus
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "idc_index_assets.cli", "build", "--select", "idc_index"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    # the index being written (its staging directory): the run is in progress
-    staging = environment / "artifacts" / str(SAMPLE_VERSIONS) / ".staging"
-    deadline = time.monotonic() + 180
-    while not staging.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    assert staging.exists(), "the build never started (or ended before it could be killed)"
+    instance = DagsterInstance.get()  # makes its storage first: then safe to read beside the run
+    log = environment / "build.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "idc_index_assets.cli", "build", "--select", "idc_index"],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+        )
+    # the run in progress (an index takes about a second here: a file to watch may come and go
+    # between two looks, the run's status does not)
+    deadline, started = time.monotonic() + 180, []
+    while not started and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+        started = [r for r in instance.get_runs() if r.status == DagsterRunStatus.STARTED]
+    assert started, f"the build never started, or ended first: {log.read_text()[-2000:]}"
     process.send_signal(signal.SIGKILL)
     process.wait()
-    with DagsterInstance.get() as instance:
-        (killed,) = [r.run_id for r in instance.get_runs()]
-    instance = DagsterInstance.get()
+    (killed,) = [r.run_id for r in instance.get_runs()]
     assert instance.get_run_by_id(killed).status == DagsterRunStatus.STARTED  # stuck
 
     assert main(["build", "--select", "version_metadata_index"]) == 0

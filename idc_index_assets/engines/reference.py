@@ -31,10 +31,12 @@ so later starts take about a second. `zetasql` is the optional extra `reference`
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import datetime as dt
 import decimal
 import functools
+import gc
 import hashlib
 import os
 import re
@@ -728,4 +730,12 @@ def shared_engine() -> ReferenceEngine | None:
 
 @functools.cache
 def _shared() -> ReferenceEngine:
+    # Dropped before the interpreter tears its modules down: wasmtime's finalizers need them
+    # (else every exit prints "TypeError: 'NoneType' object is not callable" tracebacks).
+    atexit.register(_drop_shared)
     return ReferenceEngine()
+
+
+def _drop_shared() -> None:
+    _shared.cache_clear()
+    gc.collect()
